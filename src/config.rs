@@ -1,0 +1,149 @@
+//! The validated configuration: what each program is and how it is supervised.
+//!
+//! Everything here has been checked; the rest of tinysup trusts it. Defaults live in
+//! [`ProgramSpec::new`] and [`Config::new`], and the README's settings table repeats them.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::signals::Signal;
+use crate::users::Credentials;
+
+/// `type`: a service that should stay up, or a step that runs to completion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Longrun,
+    Oneshot,
+}
+
+/// `restart`: when an ended program is started again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    Always,
+    OnFailure,
+    No,
+}
+
+/// `output`: where a program's stdout and stderr go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Straight to tinysup's own stdout/stderr, untouched.
+    Raw,
+    /// Line by line, as `name | line`.
+    Prefix,
+    /// Line by line, one JSON object per line.
+    Json,
+    /// Discarded.
+    Null,
+}
+
+/// `color`: whether prefixes are coloured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorMode {
+    Auto,
+    Always,
+    Never,
+}
+
+/// One supervised program, validated.
+#[derive(Clone, Debug)]
+pub struct ProgramSpec {
+    pub name: String,
+    /// argv; `command[0]` is searched in `PATH`.
+    pub command: Vec<OsString>,
+    pub kind: Kind,
+    /// Added to (or replacing in) the environment tinysup received.
+    pub env: Vec<(OsString, OsString)>,
+    pub cwd: Option<OsString>,
+    /// Run as this user (resolved from /etc/passwd and /etc/group when validated).
+    pub user: Option<Credentials>,
+    pub restart: Restart,
+    pub success_codes: Vec<i32>,
+    pub start_secs: Duration,
+    pub restart_delay: Duration,
+    pub restart_delay_max: Duration,
+    /// Consecutive failed starts allowed before FATAL; `None`: never give up.
+    pub max_restarts: Option<u32>,
+    pub essential: bool,
+    pub depends_on: Vec<String>,
+    /// `None`: the signal that started the shutdown (TERM or INT), as tini forwards it.
+    pub stop_signal: Option<Signal>,
+    pub stop_timeout: Duration,
+    pub signal_group: bool,
+    pub output: OutputMode,
+    /// Inherit tinysup's stdin and take the terminal's foreground (the tini-style program);
+    /// otherwise stdin is /dev/null.
+    pub inherit_stdin: bool,
+}
+
+/// Default `stop_timeout`: a program gets this long after its stop signal before SIGKILL.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default `shutdown_timeout`. With the sweep grace and the final output flush it keeps a
+/// whole shutdown inside Docker's default 10 s stop grace.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(7);
+
+impl ProgramSpec {
+    /// A longrun with every setting at its default.
+    pub fn new(name: &str, command: Vec<OsString>) -> ProgramSpec {
+        ProgramSpec {
+            name: name.to_string(),
+            command,
+            kind: Kind::Longrun,
+            env: Vec::new(),
+            cwd: None,
+            user: None,
+            restart: Restart::Always,
+            success_codes: vec![0],
+            start_secs: Duration::from_secs(1),
+            restart_delay: Duration::from_millis(100),
+            restart_delay_max: Duration::from_secs(30),
+            max_restarts: None,
+            essential: false,
+            depends_on: Vec::new(),
+            stop_signal: Some(Signal::TERM),
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            signal_group: true,
+            output: OutputMode::Prefix,
+            inherit_stdin: false,
+        }
+    }
+
+    /// The tini-style program "main" given as `-- CMD`: essential, never restarted, stdin
+    /// inherited, stopped with the signal tinysup received, signals to the process only
+    /// unless `-g` (tini's defaults).
+    pub fn main_program(command: Vec<OsString>, signal_group: bool) -> ProgramSpec {
+        ProgramSpec {
+            restart: Restart::No,
+            essential: true,
+            stop_signal: None,
+            signal_group,
+            inherit_stdin: true,
+            ..ProgramSpec::new(MAIN_PROGRAM, command)
+        }
+    }
+}
+
+/// The name of the program given on the command line after the options.
+pub const MAIN_PROGRAM: &str = "main";
+
+/// The whole validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// In start order: dependency order, ties in the order written.
+    pub programs: Vec<ProgramSpec>,
+    pub shutdown_timeout: Duration,
+    pub timestamps: bool,
+    pub color: ColorMode,
+}
+
+impl Config {
+    /// A configuration of these programs with the global defaults.
+    pub fn new(programs: Vec<ProgramSpec>) -> Config {
+        Config {
+            programs,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            timestamps: false,
+            color: ColorMode::Auto,
+        }
+    }
+}

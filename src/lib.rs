@@ -1,0 +1,25 @@
+//! tinysup: a tiny PID 1 for containers. It reaps zombies, forwards signals, supervises
+//! programs and streams their output.
+//!
+//! Where things are:
+//! - the per-program state machine: [`program`] (pure, tested as tables);
+//! - the one loop: [`event_loop`]; what it drives: [`supervisor`];
+//! - the OS edges: [`signals`], [`reaper`] (the only `waitpid`), [`spawn`];
+//! - configuration: [`cli`], [`config`], [`users`]; vocabulary: [`status`], [`duration`].
+//!
+//! `src/main.rs` is the entry point: a list of setup steps that ends in the loop.
+
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod event_loop;
+pub mod logger;
+pub mod program;
+pub mod reaper;
+pub mod signals;
+pub mod spawn;
+pub mod status;
+pub mod supervisor;
+pub mod users;

@@ -1,0 +1,145 @@
+//! tinysup's entry point: a straight list of setup steps, then the loop, then the exit code.
+//!
+//! `#![no_main]`: Rust's runtime start-up would set SIGPIPE to "ignored" before `main`, and
+//! tinysup must see, and pass on to its programs, the signal state it was really started
+//! with. So the C `main` below is the entry point, and the arguments come from `argv`.
+
+#![no_main]
+#![deny(unsafe_code)]
+
+use std::ffi::{CStr, OsString, c_char, c_int};
+use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
+
+use tinysup::cli::{self, Request};
+use tinysup::config::{Config, ProgramSpec};
+use tinysup::signals::{InheritedSignals, SignalPipe};
+use tinysup::spawn::{ChildOutput, Spawner};
+use tinysup::status::{self, EXIT_INTERNAL, EXIT_USAGE};
+use tinysup::supervisor::{self, Supervisor};
+use tinysup::{event_loop, logger};
+
+/// The process entry point, called by the C runtime.
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    let count = usize::try_from(argc).unwrap_or(0);
+    let args = (0..count)
+        .map(|i| {
+            // SAFETY: the C runtime passes `argc` valid, NUL-terminated strings in `argv`,
+            // alive for the whole run; they are copied out at once.
+            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+            OsString::from_vec(arg.to_bytes().to_vec())
+        })
+        .collect();
+    run(args)
+}
+
+fn run(args: Vec<OsString>) -> i32 {
+    // 1. Before anything changes it: the signal state every program gets back.
+    let inherited = match InheritedSignals::capture() {
+        Ok(inherited) => inherited,
+        Err(error) => {
+            return fail(
+                EXIT_INTERNAL,
+                &format!("cannot read the signal state: {error}"),
+            );
+        }
+    };
+
+    // 2. The command line.
+    let options = match cli::parse(args.get(1..).unwrap_or_default(), |name| {
+        std::env::var_os(name)
+    }) {
+        Ok(Request::Run(options)) => options,
+        Ok(Request::PrintConfig(_)) => {
+            return fail(EXIT_USAGE, "tinysup config: not available yet");
+        }
+        Ok(Request::Help) => return print(cli::HELP),
+        Ok(Request::Version) => return print(&format!("tinysup {}\n", env!("CARGO_PKG_VERSION"))),
+        Ok(Request::License) => return print(cli::LICENSE),
+        Err(error) => return fail(EXIT_USAGE, &format!("{error} (see tinysup --help)")),
+    };
+
+    // 3. The configuration.
+    if options.command.is_empty() {
+        return fail(
+            EXIT_USAGE,
+            "nothing to run: give a command (see tinysup --help)",
+        );
+    }
+    let config = Config::new(vec![ProgramSpec::main_program(
+        options.command.clone(),
+        options.signal_group,
+    )]);
+
+    // 4. tinysup's own messages.
+    logger::init(logger::level_filter(logger::default_level(
+        false,
+        options.verbosity,
+    )));
+
+    // 5. Process-wide duties: reap orphans even when not PID 1; die with the parent on -p.
+    let is_pid1 = std::process::id() == 1;
+    if !is_pid1 {
+        if let Err(error) = nix::sys::prctl::set_child_subreaper(true) {
+            log::warn!(
+                "cannot become a child subreaper: {}; orphans will not be reaped",
+                error.desc()
+            );
+        }
+    }
+    if let Some(signal) = options.parent_death_signal {
+        let result = nix::sys::signal::Signal::try_from(signal.number())
+            .map_err(|_| nix::errno::Errno::EINVAL)
+            .and_then(nix::sys::prctl::set_pdeathsig);
+        if let Err(error) = result {
+            return fail(EXIT_USAGE, &format!("-p {signal}: {}", error.desc()));
+        }
+    }
+
+    // 6. Signals: every handler is in place before the first spawn.
+    let mut signals = match SignalPipe::install() {
+        Ok(signals) => signals,
+        Err(error) => {
+            return fail(
+                EXIT_INTERNAL,
+                &format!("cannot install signal handlers: {error}"),
+            );
+        }
+    };
+
+    // 7. Supervise until done.
+    let outputs = config
+        .programs
+        .iter()
+        .map(|_| (ChildOutput::Inherit, ChildOutput::Inherit))
+        .collect();
+    let spawner = Spawner::new(std::env::vars_os(), inherited);
+    let supervisor_options = supervisor::Options {
+        is_pid1,
+        warn_on_reap: options.warn_on_reap,
+    };
+    let mut supervisor = Supervisor::new(config, outputs, spawner, supervisor_options);
+    event_loop::run(&mut supervisor, &mut signals);
+
+    // 8. The exit code.
+    event_loop::write_messages();
+    status::exit_code(supervisor.outcome(), &options.success_remap)
+}
+
+/// Prints `text` on stdout and returns 0.
+fn print(text: &str) -> i32 {
+    let mut stdout = std::io::stdout();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    0
+}
+
+/// Prints `tinysup: message` on stderr and returns `code`.
+fn fail(code: i32, message: &str) -> i32 {
+    event_loop::write_messages();
+    let _ = writeln!(std::io::stderr(), "tinysup: {message}");
+    code
+}

@@ -1,0 +1,950 @@
+//! The per-program state machine: pure, no syscalls, time passed in.
+//!
+//! ```text
+//!              StartWanted          start_secs passed
+//!   STOPPED ──────────────▶ STARTING ─────────────────▶ RUNNING
+//!      ▲                      │  ▲                        │
+//!      │        exited, will  │  │ backoff               │ exited, will restart
+//!      │        restart       ▼  │ passed                ▼
+//!      │                     BACKOFF ◀────────────────────┘
+//!      │                      │ too many failed starts
+//!      │                      ▼
+//!      │                    FATAL        exited, will not restart:  EXITED
+//!      │
+//!      └── exited ── STOPPING ◀── StopWanted (from STARTING/RUNNING; BACKOFF goes to STOPPED)
+//!                      │ stop_timeout passed: SIGKILL to the group, stay STOPPING
+//! ```
+//!
+//! Events are facts (`Spawned`, `Exited`, `DeadlinePassed`) or the supervisor's wishes
+//! (`StartWanted`, `StopWanted`); actions are commands the supervisor performs (`Spawn`,
+//! `Signal`). The result of a `Spawn` comes back as `Spawned` or `SpawnFailed`. An impossible
+//! combination is logged and ignored: PID 1 must not die.
+
+use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+
+use crate::config::{Kind, ProgramSpec, Restart};
+use crate::signals::{Signal, Target};
+use crate::status::ExitStatus;
+
+/// Where a program is. The data each state needs lives in its variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Not running and not scheduled: not started yet (waiting for its dependencies), or
+    /// stopped on request.
+    Stopped,
+    /// Spawned, not yet up for `start_secs`.
+    Starting { pid: Pid, since: Instant },
+    /// Up for at least `start_secs`: a successful start.
+    Running { pid: Pid, since: Instant },
+    /// Ended and will be spawned again at `until`.
+    Backoff { until: Instant },
+    /// The stop signal was sent; SIGKILL goes to the group at `kill_at` (`None` once sent).
+    Stopping { pid: Pid, kill_at: Option<Instant> },
+    /// Ended and will not be restarted.
+    Exited { status: ExitStatus },
+    /// Gave up after too many consecutive failed starts.
+    Fatal { status: ExitStatus },
+}
+
+impl State {
+    /// The name users see (supervisord's vocabulary).
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Stopped => "STOPPED",
+            State::Starting { .. } => "STARTING",
+            State::Running { .. } => "RUNNING",
+            State::Backoff { .. } => "BACKOFF",
+            State::Stopping { .. } => "STOPPING",
+            State::Exited { .. } => "EXITED",
+            State::Fatal { .. } => "FATAL",
+        }
+    }
+}
+
+/// Something that happened to a program, or that the supervisor wants of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Its dependencies are ready and tinysup is not shutting down: start it.
+    StartWanted,
+    /// A `Spawn` succeeded.
+    Spawned { pid: Pid },
+    /// A `Spawn` failed (the program could not be executed: 126 or 127).
+    SpawnFailed { status: ExitStatus },
+    /// Its process was reaped.
+    Exited { status: ExitStatus },
+    /// Time passed; `now` may be at or past the state's deadline.
+    DeadlinePassed,
+    /// Pass this signal on to it (tinysup received it).
+    ForwardWanted { signal: Signal },
+    /// Stop it gracefully with this signal.
+    StopWanted { signal: Signal },
+    /// SIGKILL it now (forced shutdown, or the shutdown deadline).
+    KillWanted,
+}
+
+/// What the supervisor must do for a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Start its process, then report `Spawned` or `SpawnFailed`.
+    Spawn,
+    /// Send this signal.
+    Signal { target: Target, signal: Signal },
+}
+
+/// One program's supervision state: the [`State`] plus the counters that span runs.
+#[derive(Clone, Debug)]
+pub struct Program {
+    state: State,
+    /// Consecutive failed starts (runs shorter than `start_secs`, exec failures).
+    failed_starts: u32,
+    /// Restarts so far (for status displays).
+    restarts: u32,
+    /// How its last run ended.
+    last_exit: Option<ExitStatus>,
+    /// Signals tinysup sent to the current run, as a bit set: dying of one of them is not a
+    /// failure for `restart: on-failure`.
+    signals_sent: u128,
+    /// It had to be SIGKILLed at a deadline.
+    killed: bool,
+}
+
+impl Default for Program {
+    fn default() -> Self {
+        Program::new()
+    }
+}
+
+impl Program {
+    pub fn new() -> Program {
+        Program {
+            state: State::Stopped,
+            failed_starts: 0,
+            restarts: 0,
+            last_exit: None,
+            signals_sent: 0,
+            killed: false,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    pub fn failed_starts(&self) -> u32 {
+        self.failed_starts
+    }
+
+    pub fn last_exit(&self) -> Option<ExitStatus> {
+        self.last_exit
+    }
+
+    /// True once it has been SIGKILLed at a deadline.
+    pub fn was_killed(&self) -> bool {
+        self.killed
+    }
+
+    /// The pid of its running process, if it has one.
+    pub fn pid(&self) -> Option<Pid> {
+        match self.state {
+            State::Starting { pid, .. }
+            | State::Running { pid, .. }
+            | State::Stopping { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
+    /// Ended for good: it will not run again (EXITED or FATAL).
+    pub fn has_ended(&self) -> bool {
+        matches!(self.state, State::Exited { .. } | State::Fatal { .. })
+    }
+
+    /// Ready for its dependents: a longrun is RUNNING, a oneshot exited successfully.
+    pub fn is_ready(&self, spec: &ProgramSpec) -> bool {
+        match (spec.kind, self.state) {
+            (Kind::Longrun, State::Running { .. }) => true,
+            (Kind::Oneshot, State::Exited { status }) => is_success(spec, status, 0),
+            _ => false,
+        }
+    }
+
+    /// True if it ended for good with a failure: FATAL, or EXITED with a status that is not
+    /// a success.
+    pub fn has_failed(&self, spec: &ProgramSpec) -> bool {
+        match self.state {
+            State::Fatal { .. } => true,
+            State::Exited { status } => !is_success(spec, status, self.signals_sent),
+            _ => false,
+        }
+    }
+
+    /// When this program next needs [`Event::DeadlinePassed`], if ever.
+    pub fn deadline(&self, spec: &ProgramSpec) -> Option<Instant> {
+        match self.state {
+            State::Starting { since, .. } => Some(since + spec.start_secs),
+            State::Backoff { until } => Some(until),
+            State::Stopping { kill_at, .. } => kill_at,
+            _ => None,
+        }
+    }
+
+    /// Applies `event` at time `now` and returns what the supervisor must do.
+    pub fn handle(&mut self, spec: &ProgramSpec, event: Event, now: Instant) -> Option<Action> {
+        match (self.state, event) {
+            // STOPPED → (spawn): its dependencies are ready.
+            (State::Stopped, Event::StartWanted) => Some(Action::Spawn),
+            // Anything else is already started, scheduled or finished.
+            (_, Event::StartWanted) => None,
+
+            // STOPPED/BACKOFF → STARTING: the process exists; a new run begins.
+            (State::Stopped | State::Backoff { .. }, Event::Spawned { pid }) => {
+                self.state = State::Starting { pid, since: now };
+                self.signals_sent = 0;
+                None
+            }
+            // STOPPED/BACKOFF → BACKOFF/FATAL/EXITED: exec failed; a failed start.
+            (State::Stopped | State::Backoff { .. }, Event::SpawnFailed { status }) => {
+                self.signals_sent = 0;
+                self.ended(spec, status, false, now);
+                None
+            }
+            (_, Event::Spawned { .. } | Event::SpawnFailed { .. }) => {
+                log::warn!(
+                    "{}: spawn reported in state {}; ignored",
+                    spec.name,
+                    self.state.name()
+                );
+                None
+            }
+
+            // STARTING → RUNNING: up for start_secs, a successful start (resets the backoff).
+            (State::Starting { pid, since }, Event::DeadlinePassed) => {
+                if now >= since + spec.start_secs {
+                    self.state = State::Running { pid, since };
+                    if spec.kind == Kind::Longrun {
+                        self.failed_starts = 0;
+                    }
+                }
+                None
+            }
+            // BACKOFF → (spawn): the delay is over.
+            (State::Backoff { until }, Event::DeadlinePassed) => {
+                (now >= until).then_some(Action::Spawn)
+            }
+            // STOPPING → STOPPING: stop_timeout passed; SIGKILL to the whole group.
+            (
+                State::Stopping {
+                    pid,
+                    kill_at: Some(at),
+                },
+                Event::DeadlinePassed,
+            ) => {
+                if now >= at {
+                    Some(self.kill(pid))
+                } else {
+                    None
+                }
+            }
+            (_, Event::DeadlinePassed) => None,
+
+            // STARTING → BACKOFF/FATAL/EXITED: ended before start_secs, a failed start.
+            (State::Starting { .. }, Event::Exited { status }) => {
+                self.ended(spec, status, false, now);
+                None
+            }
+            // RUNNING → BACKOFF/EXITED: ended after a successful start.
+            (State::Running { .. }, Event::Exited { status }) => {
+                self.ended(spec, status, true, now);
+                None
+            }
+            // STOPPING → STOPPED: stopped as asked.
+            (State::Stopping { .. }, Event::Exited { status }) => {
+                self.last_exit = Some(status);
+                self.state = State::Stopped;
+                None
+            }
+            (_, Event::Exited { status }) => {
+                log::warn!(
+                    "{}: exit ({status}) reported in state {}; ignored",
+                    spec.name,
+                    self.state.name()
+                );
+                None
+            }
+
+            // Forwarding does not change the state; the signal is remembered for this run.
+            (
+                State::Starting { pid, .. }
+                | State::Running { pid, .. }
+                | State::Stopping { pid, .. },
+                Event::ForwardWanted { signal },
+            ) => Some(self.signal(spec, pid, signal)),
+            (_, Event::ForwardWanted { .. }) => None,
+
+            // STARTING/RUNNING → STOPPING: stop signal sent, SIGKILL due at stop_timeout.
+            (
+                State::Starting { pid, .. } | State::Running { pid, .. },
+                Event::StopWanted { signal },
+            ) => {
+                self.state = State::Stopping {
+                    pid,
+                    kill_at: Some(now + spec.stop_timeout),
+                };
+                Some(self.signal(spec, pid, signal))
+            }
+            // BACKOFF → STOPPED: the pending restart is cancelled.
+            (State::Backoff { .. }, Event::StopWanted { .. } | Event::KillWanted) => {
+                self.state = State::Stopped;
+                None
+            }
+            (_, Event::StopWanted { .. }) => None,
+
+            // STARTING/RUNNING/STOPPING → STOPPING: SIGKILL now.
+            (
+                State::Starting { pid, .. }
+                | State::Running { pid, .. }
+                | State::Stopping { pid, .. },
+                Event::KillWanted,
+            ) => Some(self.kill(pid)),
+            (_, Event::KillWanted) => None,
+        }
+    }
+
+    /// Signals the program (its group when `signal_group`) and remembers the signal.
+    fn signal(&mut self, spec: &ProgramSpec, pid: Pid, signal: Signal) -> Action {
+        self.remember(signal);
+        let target = if spec.signal_group {
+            Target::Group(pid)
+        } else {
+            Target::Process(pid)
+        };
+        Action::Signal { target, signal }
+    }
+
+    /// SIGKILL to the whole group, whatever `signal_group` says: nothing it started survives.
+    fn kill(&mut self, pid: Pid) -> Action {
+        self.remember(Signal::KILL);
+        self.killed = true;
+        self.state = State::Stopping { pid, kill_at: None };
+        Action::Signal {
+            target: Target::Group(pid),
+            signal: Signal::KILL,
+        }
+    }
+
+    fn remember(&mut self, signal: Signal) {
+        if let Ok(bit) = u32::try_from(signal.number()) {
+            self.signals_sent |= 1u128.checked_shl(bit).unwrap_or(0);
+        }
+    }
+
+    /// A run ended on its own (`was_up`: it had reached RUNNING). Decides between
+    /// EXITED, BACKOFF and FATAL.
+    fn ended(&mut self, spec: &ProgramSpec, status: ExitStatus, was_up: bool, now: Instant) {
+        self.last_exit = Some(status);
+        let failed = !is_success(spec, status, self.signals_sent);
+        let restart = match spec.restart {
+            Restart::Always => true,
+            Restart::OnFailure => failed,
+            Restart::No => false,
+        };
+        if !restart {
+            self.state = State::Exited { status };
+            return;
+        }
+        // A oneshot has not "started" until it completes, so every failed run counts.
+        if was_up && spec.kind == Kind::Longrun {
+            self.failed_starts = 0;
+        } else {
+            self.failed_starts = self.failed_starts.saturating_add(1);
+            if spec
+                .max_restarts
+                .is_some_and(|max| self.failed_starts > max)
+            {
+                self.state = State::Fatal { status };
+                return;
+            }
+        }
+        self.restarts = self.restarts.saturating_add(1);
+        self.state = State::Backoff {
+            until: now + backoff_delay(spec, self.failed_starts),
+        };
+    }
+}
+
+/// True if `status` is a success for `spec`: an exit code in `success_codes`, or death by a
+/// signal tinysup sent (`signals_sent` bit set).
+fn is_success(spec: &ProgramSpec, status: ExitStatus, signals_sent: u128) -> bool {
+    match status {
+        ExitStatus::Code(code) => spec.success_codes.contains(&code),
+        ExitStatus::Signal(signal) => u32::try_from(signal.number())
+            .ok()
+            .and_then(|bit| 1u128.checked_shl(bit))
+            .is_some_and(|mask| signals_sent & mask != 0),
+    }
+}
+
+/// The delay before the next start after `failed_starts` consecutive failed starts:
+/// `restart_delay` doubling with each failed start, at most `restart_delay_max`.
+pub fn backoff_delay(spec: &ProgramSpec, failed_starts: u32) -> Duration {
+    let doublings = failed_starts.saturating_sub(1).min(62) as i32;
+    let seconds = spec.restart_delay.as_secs_f64() * 2f64.powi(doublings);
+    Duration::from_secs_f64(seconds.min(spec.restart_delay_max.as_secs_f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ProgramSpec {
+        ProgramSpec::new("web", vec!["web".into()])
+    }
+
+    fn pid(n: i32) -> Pid {
+        Pid::from_raw(n)
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Runs `events` (time offset in ms, event) from a fresh program and returns the
+    /// actions and the final program.
+    fn run(spec: &ProgramSpec, events: &[(u64, Event)]) -> (Vec<Option<Action>>, Program, Instant) {
+        let t0 = Instant::now();
+        let mut program = Program::new();
+        let actions = events
+            .iter()
+            .map(|(at, event)| program.handle(spec, *event, t0 + ms(*at)))
+            .collect();
+        (actions, program, t0)
+    }
+
+    const CRASH: Event = Event::Exited {
+        status: ExitStatus::Code(1),
+    };
+    const CLEAN: Event = Event::Exited {
+        status: ExitStatus::Code(0),
+    };
+
+    #[test]
+    fn start_then_running_after_start_secs() {
+        let (actions, program, t0) = run(
+            &spec(),
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(10) }),
+                (999, Event::DeadlinePassed),
+            ],
+        );
+        assert_eq!(actions, vec![Some(Action::Spawn), None, None]);
+        assert_eq!(
+            program.state(),
+            State::Starting {
+                pid: pid(10),
+                since: t0
+            }
+        );
+        assert_eq!(program.deadline(&spec()), Some(t0 + ms(1000)));
+
+        let (_, program, t0) = run(
+            &spec(),
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(10) }),
+                (1000, Event::DeadlinePassed),
+            ],
+        );
+        assert_eq!(
+            program.state(),
+            State::Running {
+                pid: pid(10),
+                since: t0
+            }
+        );
+        assert_eq!(program.deadline(&spec()), None);
+    }
+
+    #[test]
+    fn crash_loop_backs_off_exponentially_to_the_maximum() {
+        let mut spec = spec();
+        spec.restart_delay = ms(100);
+        spec.restart_delay_max = ms(500);
+        let t0 = Instant::now();
+        let mut program = Program::new();
+        let mut now = t0;
+        let mut delays = Vec::new();
+        program.handle(&spec, Event::StartWanted, now);
+        for n in 0..6 {
+            program.handle(&spec, Event::Spawned { pid: pid(100 + n) }, now);
+            now += ms(10);
+            program.handle(&spec, CRASH, now);
+            let State::Backoff { until } = program.state() else {
+                panic!("{:?}", program.state())
+            };
+            delays.push(until - now);
+            // Not yet: no spawn before the delay is over.
+            assert_eq!(
+                program.handle(&spec, Event::DeadlinePassed, until - ms(1)),
+                None
+            );
+            assert_eq!(
+                program.handle(&spec, Event::DeadlinePassed, until),
+                Some(Action::Spawn)
+            );
+            now = until;
+        }
+        assert_eq!(
+            delays,
+            vec![ms(100), ms(200), ms(400), ms(500), ms(500), ms(500)]
+        );
+        assert_eq!(program.restarts(), 6);
+        assert_eq!(program.failed_starts(), 6);
+    }
+
+    #[test]
+    fn a_successful_start_resets_the_backoff() {
+        let mut spec = spec();
+        spec.restart_delay = ms(100);
+        let (_, program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (10, CRASH), // failed start 1
+                (110, Event::Spawned { pid: pid(2) }),
+                (120, CRASH), // failed start 2
+                (320, Event::Spawned { pid: pid(3) }),
+                (1320, Event::DeadlinePassed), // up for start_secs: RUNNING, reset
+            ],
+        );
+        assert_eq!(program.failed_starts(), 0);
+        let mut program = program;
+        let t = Instant::now();
+        program.handle(&spec, CRASH, t);
+        assert_eq!(program.state(), State::Backoff { until: t + ms(100) });
+    }
+
+    #[test]
+    fn max_restarts_consecutive_failed_starts_then_fatal() {
+        let mut spec = spec();
+        spec.max_restarts = Some(2);
+        let (_, program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (1, CRASH), // 1st failed start: restart 1
+                (200, Event::Spawned { pid: pid(2) }),
+                (201, CRASH), // 2nd: restart 2
+                (600, Event::Spawned { pid: pid(3) }),
+                (601, CRASH), // 3rd: more than 2 restarts would be needed
+            ],
+        );
+        assert_eq!(
+            program.state(),
+            State::Fatal {
+                status: ExitStatus::Code(1)
+            }
+        );
+        assert_eq!(program.restarts(), 2);
+        assert!(program.has_ended());
+        assert!(program.has_failed(&spec));
+
+        spec.max_restarts = Some(0);
+        let (_, program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (1, CRASH),
+            ],
+        );
+        assert_eq!(
+            program.state(),
+            State::Fatal {
+                status: ExitStatus::Code(1)
+            }
+        );
+    }
+
+    #[test]
+    fn restart_policies() {
+        let status = |s| Event::Exited { status: s };
+        let term = ExitStatus::Signal(Signal::TERM);
+        // (restart, how it ended, forwarded TERM first?, expected state name)
+        let rows = [
+            (
+                Restart::Always,
+                status(ExitStatus::Code(0)),
+                false,
+                "BACKOFF",
+            ),
+            (
+                Restart::Always,
+                status(ExitStatus::Code(1)),
+                false,
+                "BACKOFF",
+            ),
+            (
+                Restart::OnFailure,
+                status(ExitStatus::Code(0)),
+                false,
+                "EXITED",
+            ),
+            (
+                Restart::OnFailure,
+                status(ExitStatus::Code(3)),
+                false,
+                "BACKOFF",
+            ),
+            (Restart::OnFailure, status(term), false, "BACKOFF"), // a signal nobody here sent
+            (Restart::OnFailure, status(term), true, "EXITED"),   // the TERM tinysup forwarded
+            (Restart::No, status(ExitStatus::Code(1)), false, "EXITED"),
+            (Restart::No, status(ExitStatus::Code(0)), false, "EXITED"),
+        ];
+        for (restart, ended, forwarded, expected) in rows {
+            let mut spec = spec();
+            spec.restart = restart;
+            let mut events = vec![(0, Event::StartWanted), (0, Event::Spawned { pid: pid(1) })];
+            if forwarded {
+                events.push((
+                    1,
+                    Event::ForwardWanted {
+                        signal: Signal::TERM,
+                    },
+                ));
+            }
+            events.push((2, ended));
+            let (_, program, _) = run(&spec, &events);
+            assert_eq!(
+                program.state().name(),
+                expected,
+                "{restart:?} {ended:?} forwarded={forwarded}"
+            );
+        }
+    }
+
+    #[test]
+    fn success_codes_decide_what_a_failure_is() {
+        let mut spec = spec();
+        spec.restart = Restart::OnFailure;
+        spec.success_codes = vec![0, 3];
+        let (_, program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (
+                    5,
+                    Event::Exited {
+                        status: ExitStatus::Code(3),
+                    },
+                ),
+            ],
+        );
+        assert_eq!(
+            program.state(),
+            State::Exited {
+                status: ExitStatus::Code(3)
+            }
+        );
+        assert!(!program.has_failed(&spec));
+    }
+
+    #[test]
+    fn exec_failure_is_a_failed_start() {
+        let mut spec = spec();
+        spec.restart = Restart::No;
+        let failed = ExitStatus::Code(127);
+        let (_, program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::SpawnFailed { status: failed }),
+            ],
+        );
+        assert_eq!(program.state(), State::Exited { status: failed });
+        assert!(program.has_failed(&spec));
+        assert_eq!(program.last_exit(), Some(failed));
+
+        spec.restart = Restart::Always;
+        let (_, program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::SpawnFailed { status: failed }),
+            ],
+        );
+        assert_eq!(program.state().name(), "BACKOFF");
+        assert_eq!(program.failed_starts(), 1);
+    }
+
+    #[test]
+    fn oneshot_readiness_and_failures() {
+        let mut spec = spec();
+        spec.kind = Kind::Oneshot;
+        spec.restart = Restart::No;
+        let (_, program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (5000, CLEAN),
+            ],
+        );
+        assert!(program.is_ready(&spec));
+        assert!(!program.has_failed(&spec));
+
+        let (_, program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (5, CRASH),
+            ],
+        );
+        assert!(!program.is_ready(&spec));
+        assert!(program.has_failed(&spec));
+
+        // A oneshot retried on failure counts every failed run, however long it ran.
+        spec.restart = Restart::OnFailure;
+        spec.max_restarts = Some(1);
+        let (_, program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (1500, Event::DeadlinePassed),
+                (3000, CRASH),
+                (3100, Event::Spawned { pid: pid(2) }),
+                (4600, Event::DeadlinePassed),
+                (6000, CRASH),
+            ],
+        );
+        assert_eq!(program.state().name(), "FATAL");
+    }
+
+    #[test]
+    fn longrun_readiness() {
+        let spec = spec();
+        let (_, program, _) = run(
+            &spec,
+            &[(0, Event::StartWanted), (0, Event::Spawned { pid: pid(1) })],
+        );
+        assert!(!program.is_ready(&spec));
+        let (_, program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (1000, Event::DeadlinePassed),
+            ],
+        );
+        assert!(program.is_ready(&spec));
+    }
+
+    #[test]
+    fn graceful_stop_then_kill_at_stop_timeout() {
+        let mut spec = spec();
+        spec.stop_timeout = ms(3000);
+        let (actions, program, t0) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(7) }),
+                (
+                    2000,
+                    Event::StopWanted {
+                        signal: Signal::TERM,
+                    },
+                ),
+                (4999, Event::DeadlinePassed),
+            ],
+        );
+        assert_eq!(
+            actions[2],
+            Some(Action::Signal {
+                target: Target::Group(pid(7)),
+                signal: Signal::TERM
+            })
+        );
+        assert_eq!(actions[3], None);
+        assert_eq!(
+            program.state(),
+            State::Stopping {
+                pid: pid(7),
+                kill_at: Some(t0 + ms(5000))
+            }
+        );
+        assert!(!program.was_killed());
+
+        let mut program = program;
+        let action = program.handle(&spec, Event::DeadlinePassed, t0 + ms(5000));
+        assert_eq!(
+            action,
+            Some(Action::Signal {
+                target: Target::Group(pid(7)),
+                signal: Signal::KILL
+            })
+        );
+        assert_eq!(
+            program.state(),
+            State::Stopping {
+                pid: pid(7),
+                kill_at: None
+            }
+        );
+        assert_eq!(program.deadline(&spec), None);
+        assert!(program.was_killed());
+
+        let status = ExitStatus::Signal(Signal::KILL);
+        program.handle(&spec, Event::Exited { status }, t0 + ms(5001));
+        assert_eq!(program.state(), State::Stopped);
+        assert_eq!(program.last_exit(), Some(status));
+    }
+
+    #[test]
+    fn a_stop_that_works_in_time_kills_nothing() {
+        let (_, program, _) = run(
+            &spec(),
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(7) }),
+                (
+                    100,
+                    Event::StopWanted {
+                        signal: Signal::INT,
+                    },
+                ),
+                (
+                    200,
+                    Event::Exited {
+                        status: ExitStatus::Signal(Signal::INT),
+                    },
+                ),
+                (9000, Event::DeadlinePassed),
+            ],
+        );
+        assert_eq!(program.state(), State::Stopped);
+        assert!(!program.was_killed());
+    }
+
+    #[test]
+    fn signal_group_decides_the_target_but_sigkill_always_hits_the_group() {
+        let mut spec = spec();
+        spec.signal_group = false;
+        let (actions, _, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(9) }),
+                (
+                    1,
+                    Event::ForwardWanted {
+                        signal: Signal::HUP,
+                    },
+                ),
+                (
+                    2,
+                    Event::StopWanted {
+                        signal: Signal::TERM,
+                    },
+                ),
+                (3, Event::KillWanted),
+            ],
+        );
+        assert_eq!(
+            actions[2],
+            Some(Action::Signal {
+                target: Target::Process(pid(9)),
+                signal: Signal::HUP
+            })
+        );
+        assert_eq!(
+            actions[3],
+            Some(Action::Signal {
+                target: Target::Process(pid(9)),
+                signal: Signal::TERM
+            })
+        );
+        assert_eq!(
+            actions[4],
+            Some(Action::Signal {
+                target: Target::Group(pid(9)),
+                signal: Signal::KILL
+            })
+        );
+    }
+
+    #[test]
+    fn stopping_cancels_a_pending_restart() {
+        let (actions, program, _) = run(
+            &spec(),
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (1, CRASH),
+                (
+                    2,
+                    Event::StopWanted {
+                        signal: Signal::TERM,
+                    },
+                ),
+                (5000, Event::DeadlinePassed),
+            ],
+        );
+        assert_eq!(program.state(), State::Stopped);
+        assert_eq!(actions[4], None);
+    }
+
+    #[test]
+    fn nothing_to_signal_when_not_running() {
+        for event in [
+            Event::ForwardWanted {
+                signal: Signal::HUP,
+            },
+            Event::StopWanted {
+                signal: Signal::TERM,
+            },
+            Event::KillWanted,
+        ] {
+            let (actions, program, _) = run(&spec(), &[(0, event)]);
+            assert_eq!(actions, vec![None]);
+            assert_eq!(program.state(), State::Stopped);
+        }
+    }
+
+    #[test]
+    fn impossible_events_are_ignored_not_fatal() {
+        let (actions, program, _) = run(
+            &spec(),
+            &[
+                (0, CRASH),
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (1, Event::Spawned { pid: pid(2) }),
+            ],
+        );
+        assert_eq!(actions, vec![None, Some(Action::Spawn), None, None]);
+        assert_eq!(program.pid(), Some(pid(1)));
+    }
+
+    #[test]
+    fn start_wanted_only_from_stopped() {
+        let (actions, _, _) = run(
+            &spec(),
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(1) }),
+                (1, Event::StartWanted),
+            ],
+        );
+        assert_eq!(actions[2], None);
+    }
+}

@@ -1,0 +1,515 @@
+//! The supervisor: owns the programs, turns OS facts (signals received, processes reaped,
+//! time) into state-machine events, performs the machines' actions (spawn, signal), runs the
+//! shutdown, and keeps the [`Outcome`] that decides tinysup's exit code.
+//!
+//! It never blocks and never waits: the event loop calls it with facts and asks it for its
+//! next deadline.
+//!
+//! Phases: RUNNING (programs start as their dependencies become ready) → SHUTTING DOWN
+//! (programs stop in reverse dependency order; everything left is SIGKILLed at
+//! `shutdown_timeout`) → SWEEPING (PID 1 only: leftover processes get SIGTERM, then SIGKILL)
+//! → DONE.
+
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+use crate::config::{Config, Kind, ProgramSpec};
+use crate::duration;
+use crate::program::{Action, Event, Program, State};
+use crate::reaper::Children;
+use crate::signals::{self, Disposition, Signal, Target, classify};
+use crate::spawn::{ChildOutput, Spawner};
+use crate::status::{ExitStatus, Outcome};
+
+/// How long leftover processes get between the sweep's SIGTERM and its SIGKILL.
+pub const SWEEP_GRACE: Duration = Duration::from_millis(500);
+/// How long reaping may take after the sweep's SIGKILL before tinysup exits anyway (as
+/// PID 1, its exit makes the kernel kill whatever is left).
+const SWEEP_KILL_WAIT: Duration = Duration::from_millis(200);
+
+/// One supervised program: its settings, its state machine, where its output goes.
+pub struct Supervised {
+    pub spec: ProgramSpec,
+    pub machine: Program,
+    pub stdout: ChildOutput,
+    pub stderr: ChildOutput,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Programs are started as their dependencies become ready.
+    Running,
+    /// Programs are stopped in reverse dependency order with `signal` (or their own stop
+    /// signal); at `deadline` everything left is SIGKILLed.
+    ShuttingDown { signal: Signal, deadline: Instant },
+    /// PID 1 only: leftovers got SIGTERM (then SIGKILL once `killed`); finished at
+    /// `deadline` or when no child is left. `checked`: children were counted since.
+    Sweeping {
+        deadline: Instant,
+        killed: bool,
+        checked: bool,
+    },
+    /// Nothing left to do.
+    Done,
+}
+
+/// Options that are not part of the configuration file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// tinysup is PID 1 of its namespace: sweep leftover processes at the end.
+    pub is_pid1: bool,
+    /// tini's `-w`: warn about every orphan reaped.
+    pub warn_on_reap: bool,
+}
+
+pub struct Supervisor {
+    /// In start order.
+    programs: Vec<Supervised>,
+    /// `dependencies[i]`: indexes of the programs `i` depends on.
+    dependencies: Vec<Vec<usize>>,
+    /// `dependents[i]`: indexes of the programs that depend on `i`.
+    dependents: Vec<Vec<usize>>,
+    phase: Phase,
+    outcome: Outcome,
+    spawner: Spawner,
+    shutdown_timeout: Duration,
+    options: Options,
+}
+
+impl Supervisor {
+    /// `outputs[i]` is where program `i` of `config` writes (stdout, stderr).
+    pub fn new(
+        config: Config,
+        outputs: Vec<(ChildOutput, ChildOutput)>,
+        spawner: Spawner,
+        options: Options,
+    ) -> Supervisor {
+        let names: Vec<String> = config.programs.iter().map(|p| p.name.clone()).collect();
+        let index = |name: &String| names.iter().position(|n| n == name);
+        let dependencies: Vec<Vec<usize>> = config
+            .programs
+            .iter()
+            .map(|p| p.depends_on.iter().filter_map(index).collect())
+            .collect();
+        let mut dependents = vec![Vec::new(); dependencies.len()];
+        for (i, deps) in dependencies.iter().enumerate() {
+            for &d in deps {
+                dependents[d].push(i);
+            }
+        }
+        let programs = config
+            .programs
+            .into_iter()
+            .zip(outputs)
+            .map(|(spec, (stdout, stderr))| Supervised {
+                spec,
+                machine: Program::new(),
+                stdout,
+                stderr,
+            })
+            .collect();
+        Supervisor {
+            programs,
+            dependencies,
+            dependents,
+            phase: Phase::Running,
+            outcome: Outcome::default(),
+            spawner,
+            shutdown_timeout: config.shutdown_timeout,
+            options,
+        }
+    }
+
+    /// The programs, in start order.
+    pub fn programs(&self) -> &[Supervised] {
+        &self.programs
+    }
+
+    /// The outcome so far; final once [`Supervisor::is_done`].
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// True when everything has stopped (and, as PID 1, the namespace has been swept).
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// True once a shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.phase != Phase::Running
+    }
+
+    /// The earliest time [`Supervisor::step`] has something to do, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let phase = match self.phase {
+            Phase::Running | Phase::Done => None,
+            Phase::ShuttingDown { deadline, .. } => Some(deadline),
+            // Not yet checked: step again at once, after a reap.
+            Phase::Sweeping { checked: false, .. } => Some(Instant::now()),
+            Phase::Sweeping { deadline, .. } => Some(deadline),
+        };
+        self.programs
+            .iter()
+            .filter_map(|p| p.machine.deadline(&p.spec))
+            .chain(phase)
+            .min()
+    }
+
+    /// A signal tinysup received.
+    pub fn signal_received(&mut self, signal: Signal, now: Instant) {
+        match classify(signal) {
+            Disposition::Reap => {}
+            Disposition::Forward => {
+                log::debug!("received {signal}: forwarding it");
+                for i in 0..self.programs.len() {
+                    self.apply(i, Event::ForwardWanted { signal }, now);
+                }
+            }
+            Disposition::Shutdown => {
+                self.outcome.requested = true;
+                match self.phase {
+                    Phase::Running => {
+                        log::info!("received {signal}: shutting down");
+                        self.begin_shutdown(signal, now);
+                    }
+                    Phase::ShuttingDown { .. } => {
+                        log::warn!("received {signal} again: killing everything now");
+                        self.kill_all(now);
+                    }
+                    Phase::Sweeping { killed: false, .. } => self.sweep_kill(now),
+                    Phase::Sweeping { .. } | Phase::Done => {}
+                }
+            }
+        }
+    }
+
+    /// A child was reaped: a program's process, or an orphan.
+    pub fn reaped(&mut self, pid: Pid, status: ExitStatus, now: Instant) {
+        match self
+            .programs
+            .iter()
+            .position(|p| p.machine.pid() == Some(pid))
+        {
+            Some(i) => self.apply(i, Event::Exited { status }, now),
+            None if self.options.warn_on_reap => {
+                log::warn!("reaped zombie process {pid} ({status})")
+            }
+            None => log::debug!("reaped orphan {pid} ({status})"),
+        }
+    }
+
+    /// What the last reap found: whether any child is left.
+    pub fn children_left(&mut self, children: Children) {
+        if let Phase::Sweeping { checked, .. } = &mut self.phase {
+            *checked = true;
+            if children == Children::None {
+                log::debug!("sweep: no process left");
+                self.phase = Phase::Done;
+            }
+        }
+    }
+
+    /// Acts on time passing: program deadlines, starts, shutdown progress.
+    pub fn step(&mut self, now: Instant) {
+        for i in 0..self.programs.len() {
+            let program = &self.programs[i];
+            if program
+                .machine
+                .deadline(&program.spec)
+                .is_some_and(|at| at <= now)
+            {
+                self.apply(i, Event::DeadlinePassed, now);
+            }
+        }
+        if self.phase == Phase::Running {
+            self.start_ready_programs(now);
+        }
+        if self.phase == Phase::Running && !(0..self.programs.len()).any(|i| self.can_still_run(i))
+        {
+            for p in &self.programs {
+                if p.machine.state() == State::Stopped {
+                    log::warn!(
+                        "{}: never started: its dependencies did not become ready",
+                        p.spec.name
+                    );
+                }
+            }
+            log::info!("every program has ended: shutting down");
+            self.begin_shutdown(Signal::TERM, now);
+        }
+        if let Phase::ShuttingDown { signal, deadline } = self.phase {
+            if now >= deadline {
+                log::warn!(
+                    "shutdown_timeout ({}) passed: killing what is left",
+                    duration::format(self.shutdown_timeout)
+                );
+                self.kill_all(now);
+            }
+            self.stop_in_reverse_order(signal, now);
+            if self.programs.iter().all(|p| p.machine.pid().is_none()) {
+                self.programs_stopped(now);
+            }
+        }
+        if let Phase::Sweeping {
+            deadline, killed, ..
+        } = self.phase
+        {
+            if now >= deadline {
+                if killed {
+                    self.phase = Phase::Done;
+                } else {
+                    self.sweep_kill(now);
+                }
+            }
+        }
+    }
+
+    /// Starts every program whose dependencies are ready, in start order.
+    fn start_ready_programs(&mut self, now: Instant) {
+        for i in 0..self.programs.len() {
+            if self.phase != Phase::Running {
+                return;
+            }
+            let ready = self.dependencies[i]
+                .iter()
+                .all(|&d| self.programs[d].machine.is_ready(&self.programs[d].spec));
+            if ready && self.programs[i].machine.state() == State::Stopped {
+                self.apply(i, Event::StartWanted, now);
+            }
+        }
+    }
+
+    /// True if program `i` is running, or could still run: scheduled, or waiting for
+    /// dependencies that could still become ready. (Dependencies are acyclic, validated.)
+    fn can_still_run(&self, i: usize) -> bool {
+        let program = &self.programs[i];
+        match program.machine.state() {
+            State::Exited { .. } | State::Fatal { .. } => false,
+            State::Stopped => self.dependencies[i].iter().all(|&d| {
+                let dep = &self.programs[d];
+                dep.machine.is_ready(&dep.spec)
+                    || (!dep.machine.has_ended() && self.can_still_run(d))
+            }),
+            _ => true,
+        }
+    }
+
+    fn begin_shutdown(&mut self, signal: Signal, now: Instant) {
+        self.phase = Phase::ShuttingDown {
+            signal,
+            deadline: now + self.shutdown_timeout,
+        };
+        // Pending restarts are cancelled at once; running programs wait for their dependents.
+        for i in 0..self.programs.len() {
+            if matches!(self.programs[i].machine.state(), State::Backoff { .. }) {
+                self.apply(i, Event::StopWanted { signal }, now);
+            }
+        }
+    }
+
+    /// Sends the stop signal to every running program whose dependents have all stopped.
+    fn stop_in_reverse_order(&mut self, signal: Signal, now: Instant) {
+        for i in (0..self.programs.len()).rev() {
+            let running = matches!(
+                self.programs[i].machine.state(),
+                State::Starting { .. } | State::Running { .. }
+            );
+            let dependents_gone = self.dependents[i]
+                .iter()
+                .all(|&d| self.programs[d].machine.pid().is_none());
+            if running && dependents_gone {
+                let stop_signal = self.programs[i].spec.stop_signal.unwrap_or(signal);
+                self.apply(
+                    i,
+                    Event::StopWanted {
+                        signal: stop_signal,
+                    },
+                    now,
+                );
+            }
+        }
+    }
+
+    fn kill_all(&mut self, now: Instant) {
+        for i in 0..self.programs.len() {
+            self.apply(i, Event::KillWanted, now);
+        }
+    }
+
+    /// Every program has stopped: sweep the namespace as PID 1, or finish.
+    fn programs_stopped(&mut self, now: Instant) {
+        self.outcome.killed |= self.programs.iter().any(|p| p.machine.was_killed());
+        if !self.options.is_pid1 {
+            self.phase = Phase::Done;
+            return;
+        }
+        match signals::send(Target::Everyone, Signal::TERM) {
+            Ok(()) => log::debug!("sweep: sent SIGTERM to every process left"),
+            Err(Errno::ESRCH) => log::debug!("sweep: no process left"),
+            Err(error) => log::warn!("sweep: cannot signal the processes left: {}", error.desc()),
+        }
+        self.phase = Phase::Sweeping {
+            deadline: now + SWEEP_GRACE,
+            killed: false,
+            checked: false,
+        };
+    }
+
+    fn sweep_kill(&mut self, now: Instant) {
+        if let Err(error) = signals::send(Target::Everyone, Signal::KILL) {
+            if error != Errno::ESRCH {
+                log::warn!("sweep: cannot SIGKILL the processes left: {}", error.desc());
+            }
+        } else {
+            log::warn!(
+                "sweep: processes left after {}: SIGKILL",
+                duration::format(SWEEP_GRACE)
+            );
+        }
+        self.phase = Phase::Sweeping {
+            deadline: now + SWEEP_KILL_WAIT,
+            killed: true,
+            checked: false,
+        };
+    }
+
+    /// Feeds `event` to program `i`, performs the resulting action, and notes what changed.
+    fn apply(&mut self, i: usize, event: Event, now: Instant) {
+        let before = self.programs[i].machine.state();
+        let program = &mut self.programs[i];
+        let action = program.machine.handle(&program.spec, event, now);
+        self.report(i, before, event);
+        match action {
+            Some(Action::Spawn) => self.spawn(i, now),
+            Some(Action::Signal { target, signal }) => {
+                // ESRCH: it died already; the reaper will report it.
+                if let Err(error) = signals::send(target, signal) {
+                    if error != Errno::ESRCH {
+                        log::warn!(
+                            "{}: cannot send {signal}: {}",
+                            self.programs[i].spec.name,
+                            error.desc()
+                        );
+                    }
+                }
+            }
+            None => {}
+        }
+        self.observe(i, before, now);
+    }
+
+    fn spawn(&mut self, i: usize, now: Instant) {
+        let program = &self.programs[i];
+        let event = match self
+            .spawner
+            .spawn(&program.spec, &program.stdout, &program.stderr)
+        {
+            Ok(pid) => Event::Spawned { pid },
+            Err(error) => {
+                log::error!("{}", error.message);
+                Event::SpawnFailed {
+                    status: error.status,
+                }
+            }
+        };
+        self.apply(i, event, now);
+    }
+
+    /// Records what a transition of program `i` means for the run: its failure, an
+    /// essential program ending, a crash during shutdown.
+    fn observe(&mut self, i: usize, before: State, now: Instant) {
+        let program = &self.programs[i];
+        let after = program.machine.state();
+        if after == before {
+            return;
+        }
+        let ended = program.machine.has_ended();
+        let stopped_in_shutdown = matches!(before, State::Stopping { .. })
+            && after == State::Stopped
+            && self.is_shutting_down();
+        if ended || stopped_in_shutdown {
+            let status = program.machine.last_exit();
+            let failed = ended && program.machine.has_failed(&program.spec);
+            if failed && self.outcome.first_failure.is_none() {
+                self.outcome.first_failure = status;
+            }
+            // A oneshot that fails for good ends the run like an essential program.
+            let essential =
+                program.spec.essential || (failed && program.spec.kind == Kind::Oneshot);
+            if essential && self.outcome.essential.is_none() {
+                if let Some(status) = status {
+                    self.outcome.essential = Some(status);
+                    if self.phase == Phase::Running {
+                        log::info!(
+                            "{} is essential and has ended ({status}): shutting down",
+                            program.spec.name
+                        );
+                        self.begin_shutdown(Signal::TERM, now);
+                    }
+                }
+            }
+        }
+        // A program that crashed during the shutdown is not restarted.
+        if matches!(after, State::Backoff { .. }) && self.is_shutting_down() {
+            self.apply(
+                i,
+                Event::StopWanted {
+                    signal: Signal::TERM,
+                },
+                now,
+            );
+        }
+    }
+
+    /// Logs a transition of program `i` in words.
+    fn report(&self, i: usize, before: State, event: Event) {
+        let program = &self.programs[i];
+        let name = &program.spec.name;
+        let after = program.machine.state();
+        match (event, after) {
+            (Event::Spawned { pid }, _) => log::info!("{name}: started (pid {pid})"),
+            (Event::Exited { status } | Event::SpawnFailed { status }, State::Backoff { .. }) => {
+                let delay =
+                    crate::program::backoff_delay(&program.spec, program.machine.failed_starts());
+                log::warn!(
+                    "{name}: exited with {status}; restarting in {}",
+                    duration::format(delay)
+                )
+            }
+            (Event::Exited { status } | Event::SpawnFailed { status }, State::Fatal { .. }) => {
+                log::error!(
+                    "{name}: exited with {status}; giving up after {} failed starts in a row (FATAL)",
+                    program.machine.failed_starts()
+                )
+            }
+            (Event::Exited { status }, State::Exited { .. }) => {
+                log::info!("{name}: exited with {status}")
+            }
+            (Event::Exited { status }, State::Stopped) => log::info!("{name}: stopped ({status})"),
+            (Event::DeadlinePassed, State::Running { .. })
+                if matches!(before, State::Starting { .. }) =>
+            {
+                log::debug!(
+                    "{name}: up for {}: running",
+                    duration::format(program.spec.start_secs)
+                )
+            }
+            (Event::DeadlinePassed, State::Stopping { kill_at: None, .. }) if before != after => {
+                log::warn!(
+                    "{name}: still running {} after its stop signal: SIGKILL",
+                    duration::format(program.spec.stop_timeout)
+                )
+            }
+            (Event::StopWanted { signal }, State::Stopping { .. }) if before != after => {
+                log::info!("{name}: stopping with {signal}")
+            }
+            (Event::ForwardWanted { signal }, _) if program.machine.pid().is_some() => {
+                log::debug!("{name}: forwarded {signal}")
+            }
+            _ => {}
+        }
+    }
+}
