@@ -3,19 +3,20 @@
 //! and the signal state tinysup was started with ([`InheritedSignals`]), which every program
 //! gets back before `exec`.
 //!
-//! Handlers only record (signal-hook writes one byte to a socket pair and sets a flag); the
-//! event loop drains the pipe first, then acts. Nothing here decides what to do about a
+//! Handlers only record: they set a flag for their signal and write one byte to a self-pipe
+//! (registered with signal-hook's registry). The event loop drains the pipe first, then
+//! acts. Nothing here decides what to do about a
 //! signal beyond its classification.
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::net::UnixStream;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
-use nix::unistd::Pid;
-use signal_hook::iterator::backend::SignalDelivery;
-use signal_hook::iterator::exfiltrator::WithRawSiginfo;
+use nix::fcntl::OFlag;
+use nix::unistd::{Pid, pipe2};
 
 /// A signal number, including the real-time signals (which `nix::sys::signal::Signal`
 /// cannot represent).
@@ -154,49 +155,87 @@ fn caught_signals() -> Vec<i32> {
         .collect()
 }
 
-/// The self-pipe signals arrive on: poll [`SignalPipe::fd`], then call [`SignalPipe::drain`].
-pub struct SignalPipe {
-    delivery: SignalDelivery<UnixStream, WithRawSiginfo>,
+/// One flag per signal number (1..=64), set by the handler, cleared by [`SignalPipe::drain`].
+struct Arrived {
+    flags: [AtomicBool; 65],
+    /// The write end of the self-pipe (non-blocking): one byte per signal wakes the loop.
+    wake: OwnedFd,
     own_pid: i32,
 }
 
+/// How many bytes one [`SignalPipe::drain`] takes from the self-pipe at most. The pipe need
+/// not be emptied: bytes left behind only wake the loop once more. A bounded read keeps a
+/// storm of signals from holding the loop in the drain forever (signal-hook's iterator reads
+/// until the pipe is empty, which a sustained storm never lets happen).
+const DRAIN_CHUNK: usize = 512;
+
+/// The self-pipe signals arrive on: poll [`SignalPipe::fd`], then call [`SignalPipe::drain`].
+pub struct SignalPipe {
+    read: OwnedFd,
+    arrived: Arc<Arrived>,
+}
+
 impl SignalPipe {
-    /// Ignores TTIN/TTOU, registers a handler for every other catchable signal and unblocks
-    /// them all (a parent may have started tinysup with signals blocked; programs get that
-    /// mask back from [`InheritedSignals`]). Must run before the first spawn.
+    /// Ignores TTIN and TTOU, registers a handler for every other catchable signal and unblocks them all (a parent may have started tinysup with
+    /// signals blocked; programs get that mask back from [`InheritedSignals`]). Must run
+    /// before the first spawn.
     pub fn install() -> io::Result<SignalPipe> {
         for signal in IGNORED {
             set_disposition(signal.0, libc::SIG_IGN)?;
         }
-        let (read, write) = UnixStream::pair()?;
-        read.set_nonblocking(true)?;
-        let delivery = SignalDelivery::with_pipe(read, write, WithRawSiginfo, caught_signals())?;
-        set_mask(&empty_sigset()?)?;
-        Ok(SignalPipe {
-            delivery,
+        let (read, wake) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+        let arrived = Arc::new(Arrived {
+            flags: std::array::from_fn(|_| AtomicBool::new(false)),
+            wake,
             own_pid: std::process::id() as i32,
-        })
+        });
+        for number in caught_signals() {
+            let arrived = Arc::clone(&arrived);
+            let record = move |info: &libc::siginfo_t| arrived.record(number, info);
+            // SAFETY: `record` is async-signal-safe: it reads the siginfo, stores an atomic
+            // flag and makes one write(2); it allocates nothing and takes no lock.
+            #[allow(unsafe_code)]
+            unsafe {
+                signal_hook_registry::register_sigaction(number, record)?;
+            }
+        }
+        set_mask(&empty_sigset()?)?;
+        Ok(SignalPipe { read, arrived })
     }
 
     /// The read end of the self-pipe, for poll.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.delivery.get_read().as_fd()
+        self.read.as_fd()
     }
 
-    /// Empties the pipe and returns the signals that arrived since the last call, each once.
-    ///
-    /// A SIGPIPE tinysup caused itself (by writing to a closed stdout) is dropped: it is a
-    /// fact about tinysup's output, not a signal for the programs.
+    /// Takes a bounded chunk from the pipe, then returns the signals that arrived since the
+    /// last call, each once, lowest number first.
     pub fn drain(&mut self) -> Vec<Signal> {
-        let own_pid = self.own_pid;
-        let mut signals: Vec<Signal> = self
-            .delivery
-            .pending()
-            .filter(|info| !(info.si_signo == libc::SIGPIPE && sent_by(info) == Some(own_pid)))
-            .map(|info| Signal(info.si_signo))
-            .collect();
-        signals.dedup();
-        signals
+        let mut chunk = [0u8; DRAIN_CHUNK];
+        // Errors (EAGAIN: empty) do not matter: the flags are the record.
+        let _ = nix::unistd::read(&self.read, &mut chunk);
+        let flags = &self.arrived.flags;
+        (1..flags.len())
+            .filter(|&n| flags[n].swap(false, Ordering::AcqRel))
+            .map(|n| Signal(n as i32))
+            .collect()
+    }
+}
+
+impl Arrived {
+    /// The signal handler: record, wake, nothing else.
+    fn record(&self, number: i32, info: &libc::siginfo_t) {
+        // A SIGPIPE tinysup caused itself (by writing to a closed stdout) is a fact about
+        // tinysup's output, not a signal for the programs.
+        if number == libc::SIGPIPE && sent_by(info) == Some(self.own_pid) {
+            return;
+        }
+        if let Some(flag) = usize::try_from(number).ok().and_then(|n| self.flags.get(n)) {
+            flag.store(true, Ordering::Release);
+        }
+        // The flag is set before the byte is written and read after the byte is taken, so
+        // no signal can be missed. A full pipe (EAGAIN) will wake the loop anyway.
+        let _ = nix::unistd::write(&self.wake, b"s");
     }
 }
 
