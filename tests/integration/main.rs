@@ -1,0 +1,5 @@
+//! Integration tests: the real tinysup binary, as PID 1 of a fresh PID namespace and as a
+//! subreaper. One test binary; helpers in `util`.
+
+mod foundation;
+mod util;
