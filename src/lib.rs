@@ -5,7 +5,8 @@
 //! - the per-program state machine: [`program`] (pure, tested as tables);
 //! - the one loop: [`event_loop`]; what it drives: [`supervisor`];
 //! - the OS edges: [`signals`], [`reaper`] (the only `waitpid`), [`spawn`];
-//! - configuration: [`cli`], [`config`], [`users`]; vocabulary: [`status`], [`duration`].
+//! - configuration: [`cli`], [`config`] (sources, merge, validation), [`users`],
+//!   [`shell_words`], [`suggest`]; vocabulary: [`status`], [`duration`].
 //!
 //! `src/main.rs` is the entry point: a list of setup steps that ends in the loop.
 
@@ -18,8 +19,10 @@ pub mod event_loop;
 pub mod logger;
 pub mod program;
 pub mod reaper;
+pub mod shell_words;
 pub mod signals;
 pub mod spawn;
 pub mod status;
+pub mod suggest;
 pub mod supervisor;
 pub mod users;

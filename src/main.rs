@@ -12,7 +12,7 @@ use std::io::Write;
 use std::os::unix::ffi::OsStringExt;
 
 use tinysup::cli::{self, Request};
-use tinysup::config::{Config, ProgramSpec};
+use tinysup::config;
 use tinysup::signals::{InheritedSignals, SignalPipe};
 use tinysup::spawn::{ChildOutput, Spawner};
 use tinysup::status::{self, EXIT_INTERNAL, EXIT_USAGE};
@@ -48,36 +48,39 @@ fn run(args: Vec<OsString>) -> i32 {
     };
 
     // 2. The command line.
-    let options = match cli::parse(args.get(1..).unwrap_or_default(), |name| {
-        std::env::var_os(name)
-    }) {
-        Ok(Request::Run(options)) => options,
-        Ok(Request::PrintConfig(_)) => {
-            return fail(EXIT_USAGE, "tinysup config: not available yet");
-        }
+    let args = args.get(1..).unwrap_or_default();
+    let (options, print_config) = match cli::parse(args, |name| std::env::var_os(name)) {
+        Ok(Request::Run(options)) => (options, false),
+        Ok(Request::PrintConfig(options)) => (options, true),
         Ok(Request::Help) => return print(cli::HELP),
         Ok(Request::Version) => return print(&format!("tinysup {}\n", env!("CARGO_PKG_VERSION"))),
         Ok(Request::License) => return print(cli::LICENSE),
         Err(error) => return fail(EXIT_USAGE, &format!("{error} (see tinysup --help)")),
     };
 
-    // 3. The configuration.
-    if options.command.is_empty() {
-        return fail(
-            EXIT_USAGE,
-            "nothing to run: give a command (see tinysup --help)",
-        );
+    // 3. The configuration: every source, validated once; every problem reported together.
+    let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let loaded = match config::load(&options, &vars, &|path| std::fs::read_to_string(path)) {
+        Ok(loaded) => loaded,
+        Err(errors) => return fail(EXIT_USAGE, &config_problems(&errors)),
+    };
+    if print_config {
+        let json = config::print::to_json(&loaded.config);
+        return print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        ));
     }
-    let config = Config::new(vec![ProgramSpec::main_program(
-        options.command.clone(),
-        options.signal_group,
-    )]);
+    let config = loaded.config;
 
-    // 4. tinysup's own messages.
-    logger::init(logger::level_filter(logger::default_level(
-        false,
-        options.verbosity,
-    )));
+    // 4. tinysup's own messages: TINYSUP_LOG, else -v above a quiet default (tini-style)
+    //    or an informative one (supervising).
+    let level = logger::default_level(!loaded.tini_style, options.verbosity);
+    logger::init(
+        loaded
+            .log_filter
+            .unwrap_or_else(|| logger::level_filter(level)),
+    );
 
     // 5. Process-wide duties: reap orphans even when not PID 1; die with the parent on -p.
     let is_pid1 = std::process::id() == 1;
@@ -126,6 +129,20 @@ fn run(args: Vec<OsString>) -> i32 {
     // 8. The exit code.
     event_loop::write_messages();
     status::exit_code(supervisor.outcome(), &options.success_remap)
+}
+
+/// Every configuration problem on its own line, then a summary.
+fn config_problems(errors: &[config::ConfigError]) -> String {
+    let mut text: String = errors
+        .iter()
+        .map(|e| format!("error: {e}\ntinysup: "))
+        .collect();
+    let plural = if errors.len() == 1 { "" } else { "s" };
+    text.push_str(&format!(
+        "{} configuration problem{plural}: nothing was started",
+        errors.len()
+    ));
+    text
 }
 
 /// Prints `text` on stdout and returns 0.

@@ -6,7 +6,7 @@
 //! (tini-style program on a TTY only, while SIGTTOU is still ignored); the user's groups,
 //! gid and uid; and last, the signal mask and ignored signals tinysup was started with.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -17,6 +17,7 @@ use nix::errno::Errno;
 use nix::unistd::{Pid, getpgrp, isatty, setpgid, tcgetpgrp, tcsetpgrp};
 
 use crate::config::ProgramSpec;
+use crate::config::sources::is_tinysup_variable;
 use crate::signals::InheritedSignals;
 use crate::status::{EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, ExitStatus};
 use crate::users::Credentials;
@@ -115,8 +116,8 @@ impl Spawner {
         command.args(&spec.command[1..]);
         command.env_clear();
         command.envs(self.base_env.iter().map(|(k, v)| (k, v)));
-        if let Some(user) = &spec.user {
-            command.envs(user.environment());
+        if let Some(run_as) = &spec.user {
+            command.envs(run_as.credentials.environment());
         }
         command.envs(spec.env.iter().map(|(k, v)| (k, v)));
         if let Some(cwd) = &spec.cwd {
@@ -140,7 +141,7 @@ impl Spawner {
             // The handle is made here: std's first `stdin()` allocates, which a forked child
             // must not do.
             terminal: (spec.inherit_stdin && self.owns_terminal).then(io::stdin),
-            credentials: spec.user.clone(),
+            credentials: spec.user.as_ref().map(|run_as| run_as.credentials.clone()),
             inherited: self.inherited.clone(),
         };
         // SAFETY: the closure runs between fork and exec in a copy of this single-threaded
@@ -183,9 +184,4 @@ impl InChild {
 
 fn errno_of(error: &io::Error) -> Errno {
     Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO))
-}
-
-/// True for a variable of tinysup's own namespace, never passed to programs.
-pub fn is_tinysup_variable(key: &OsStr) -> bool {
-    key.as_encoded_bytes().starts_with(b"TINYSUP_")
 }

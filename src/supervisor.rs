@@ -229,14 +229,6 @@ impl Supervisor {
         }
         if self.phase == Phase::Running && !(0..self.programs.len()).any(|i| self.can_still_run(i))
         {
-            for p in &self.programs {
-                if p.machine.state() == State::Stopped {
-                    log::warn!(
-                        "{}: never started: its dependencies did not become ready",
-                        p.spec.name
-                    );
-                }
-            }
             log::info!("every program has ended: shutting down");
             self.begin_shutdown(Signal::TERM, now);
         }
@@ -342,6 +334,14 @@ impl Supervisor {
     /// Every program has stopped: sweep the namespace as PID 1, or finish.
     fn programs_stopped(&mut self, now: Instant) {
         self.outcome.killed |= self.programs.iter().any(|p| p.machine.was_killed());
+        for program in &self.programs {
+            if program.machine.state() == State::Stopped && program.machine.last_exit().is_none() {
+                log::warn!(
+                    "{}: never started: its dependencies did not become ready",
+                    program.spec.name
+                );
+            }
+        }
         if !self.options.is_pid1 {
             self.phase = Phase::Done;
             return;
@@ -502,6 +502,11 @@ impl Supervisor {
                     "{name}: still running {} after its stop signal: SIGKILL",
                     duration::format(program.spec.stop_timeout)
                 )
+            }
+            (Event::StopWanted { .. }, State::Stopped)
+                if matches!(before, State::Backoff { .. }) =>
+            {
+                log::info!("{name}: not restarted: shutting down")
             }
             (Event::StopWanted { signal }, State::Stopping { .. }) if before != after => {
                 log::info!("{name}: stopping with {signal}")

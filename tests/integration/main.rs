@@ -2,4 +2,5 @@
 //! subreaper. One test binary; helpers in `util`.
 
 mod foundation;
+mod supervision;
 mod util;

@@ -203,6 +203,7 @@ impl Tinysup {
             mode,
             events,
             transcript: Vec::new(),
+            consumed: Vec::new(),
             exit: None,
             closed: 0,
         }
@@ -287,6 +288,8 @@ pub struct Running {
     mode: Mode,
     events: Receiver<Output>,
     transcript: Vec<(Stream, String)>,
+    /// Which lines of `transcript` a wait has matched: a line satisfies at most one wait.
+    consumed: Vec<bool>,
     exit: Option<Exit>,
     /// Output streams that reached end of file.
     closed: u8,
@@ -374,13 +377,13 @@ impl Running {
         let deadline = Instant::now() + TIMEOUT;
         let mut checked = 0;
         loop {
+            self.consumed.resize(self.transcript.len(), false);
             while checked < self.transcript.len() {
                 let (s, line) = &self.transcript[checked];
-                if stream.is_none_or(|want| want == *s) && wanted(line) {
-                    let line = line.clone();
-                    // Consume it so the same line does not satisfy the next wait.
-                    self.transcript[checked].1 = format!("(seen) {line}");
-                    return line;
+                if !self.consumed[checked] && stream.is_none_or(|want| want == *s) && wanted(line) {
+                    // Consumed: the same line does not satisfy the next wait.
+                    self.consumed[checked] = true;
+                    return line.clone();
                 }
                 checked += 1;
             }
@@ -460,6 +463,15 @@ pub fn kill(pid: i32, signal: i32) {
     }
 }
 
+/// True if any process is left in process group `pgid`.
+pub fn group_exists(pgid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks; it touches no memory.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(-pgid, 0) == 0
+    }
+}
+
 /// The direct children of `pid`, from /proc.
 pub fn children(pid: i32) -> Vec<i32> {
     let mut found = Vec::new();
@@ -507,6 +519,30 @@ pub fn zombies_under(pid: i32) -> Vec<i32> {
         .into_iter()
         .filter(|&p| stat_field(p, 3).as_deref() == Some("Z"))
         .collect()
+}
+
+/// A file in the system's temporary directory, removed when dropped.
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    pub fn new(name: &str, contents: &str) -> TempFile {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("tinysup-test-{}-{n}-{name}", std::process::id()));
+        std::fs::write(&path, contents).expect("write a temporary file");
+        TempFile(path)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("UTF-8 temporary path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Waits until `condition` holds, checking as often as the scheduler lets us; panics with

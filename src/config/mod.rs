@@ -1,13 +1,88 @@
-//! The validated configuration: what each program is and how it is supervised.
+//! The configuration: layered sources, then validated once into [`Config`].
 //!
-//! Everything here has been checked; the rest of tinysup trusts it. Defaults live in
+//! - [`layers`]: RFC 7386 merge patches that remember which source set each value;
+//! - [`sources`]: the layers, in order: the file, `TINYSUP_CONFIG_JSON`,
+//!   `TINYSUP_PROGRAM_<NAME>`, `TINYSUP_<SETTING>`, the command line;
+//! - [`validate`]: the merged document to a [`Config`], every problem reported at once;
+//! - [`print`]: a [`Config`] back to JSON, for `tinysup config`.
+//!
+//! Everything in [`Config`] has been checked; the rest of tinysup trusts it. Defaults live in
 //! [`ProgramSpec::new`] and [`Config::new`], and the README's settings table repeats them.
+
+pub mod layers;
+pub mod print;
+pub mod sources;
+pub mod validate;
 
 use std::ffi::OsString;
 use std::time::Duration;
 
+pub use layers::{ConfigError, Source};
+
+use std::path::Path;
+
 use crate::signals::Signal;
 use crate::users::Credentials;
+use crate::{cli, logger};
+
+/// A loaded configuration, with what `main` needs besides it.
+pub struct Loaded {
+    pub config: Config,
+    /// The parsed `TINYSUP_LOG`, if set.
+    pub log_filter: Option<env_filter::Filter>,
+    /// Only the command line's program runs: tini's mode (quiet, raw output).
+    pub tini_style: bool,
+}
+
+/// Reads every source (`vars` is the environment; `read_file` reads the JSON file and
+/// /etc/passwd, /etc/group) and validates the result, or returns every problem found.
+pub fn load(
+    options: &cli::Options,
+    vars: &[(OsString, OsString)],
+    read_file: &dyn Fn(&Path) -> std::io::Result<String>,
+) -> Result<Loaded, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let gathered = sources::gather(
+        options.config_path.as_deref(),
+        &options.command,
+        vars,
+        read_file,
+        &mut errors,
+    );
+    let log_filter = match gathered.log_filter.as_deref().map(logger::parse_filter) {
+        Some(Ok(filter)) => Some(filter),
+        Some(Err(problem)) => {
+            let source = Source::Variable(sources::LOG_VAR.to_string());
+            errors.push(ConfigError::new(
+                Some(source),
+                "",
+                format!("invalid filter: {problem}"),
+            ));
+            None
+        }
+        None => None,
+    };
+    let context = validate::Context {
+        signal_group: options.signal_group,
+        read_file,
+    };
+    let config = match validate::validate(&gathered, &context) {
+        Ok(config) => config,
+        Err(more) => {
+            errors.extend(more);
+            return Err(errors);
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let tini_style = gathered.command.is_some() && config.programs.len() == 1;
+    Ok(Loaded {
+        config,
+        log_filter,
+        tini_style,
+    })
+}
 
 /// `type`: a service that should stay up, or a step that runs to completion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +131,7 @@ pub struct ProgramSpec {
     pub env: Vec<(OsString, OsString)>,
     pub cwd: Option<OsString>,
     /// Run as this user (resolved from /etc/passwd and /etc/group when validated).
-    pub user: Option<Credentials>,
+    pub user: Option<RunAs>,
     pub restart: Restart,
     pub success_codes: Vec<i32>,
     pub start_secs: Duration,
@@ -74,6 +149,14 @@ pub struct ProgramSpec {
     /// Inherit tinysup's stdin and take the terminal's foreground (the tini-style program);
     /// otherwise stdin is /dev/null.
     pub inherit_stdin: bool,
+}
+
+/// `user` and `group` as written, and what they resolved to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunAs {
+    pub user: String,
+    pub group: Option<String>,
+    pub credentials: Credentials,
 }
 
 /// Default `stop_timeout`: a program gets this long after its stop signal before SIGKILL.
@@ -132,6 +215,8 @@ pub struct Config {
     /// In start order: dependency order, ties in the order written.
     pub programs: Vec<ProgramSpec>,
     pub shutdown_timeout: Duration,
+    /// The global default `output` (each program has its own resolved value).
+    pub output: OutputMode,
     pub timestamps: bool,
     pub color: ColorMode,
 }
@@ -142,6 +227,7 @@ impl Config {
         Config {
             programs,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            output: OutputMode::Prefix,
             timestamps: false,
             color: ColorMode::Auto,
         }

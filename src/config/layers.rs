@@ -1,0 +1,282 @@
+//! The configuration document as layers of JSON merge patches (RFC 7386), remembering which
+//! source set each value, so that every error can say where it came from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+
+/// Where a piece of configuration came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A JSON file (`-c`, `--config` or `TINYSUP_CONFIG`).
+    File(PathBuf),
+    /// An environment variable (`TINYSUP_CONFIG_JSON`, `TINYSUP_PROGRAM_<NAME>`, …).
+    Variable(String),
+    /// The command line (`-- CMD`).
+    CommandLine,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Variable(name) => write!(f, "{name}"),
+            Source::CommandLine => write!(f, "command line"),
+        }
+    }
+}
+
+/// One configuration problem: where it came from, the setting, what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub source: Option<Source>,
+    /// The setting, as a dotted path (`programs.web.restart`); empty for the whole source.
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(source: Option<Source>, path: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            source,
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(source) = &self.source {
+            write!(f, "{source}: ")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// A JSON object built by applying merge patches, with the source of each value.
+#[derive(Clone, Debug)]
+pub struct Layered {
+    document: Value,
+    /// Path → the source that last set the value there (or created the object there).
+    origins: BTreeMap<Vec<String>, Source>,
+}
+
+impl Default for Layered {
+    fn default() -> Self {
+        Layered {
+            document: Value::Object(Map::new()),
+            origins: BTreeMap::new(),
+        }
+    }
+}
+
+impl Layered {
+    /// The merged document.
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+
+    /// Applies `patch` as an RFC 7386 merge patch from `source`: objects merge key by key,
+    /// `null` removes a key, anything else replaces.
+    pub fn apply(&mut self, patch: &Value, source: &Source) {
+        let mut path = Vec::new();
+        merge(
+            &mut self.document,
+            patch,
+            &mut path,
+            source,
+            &mut self.origins,
+        );
+    }
+
+    /// The source of the value at `path`, or of its nearest ancestor that has one.
+    pub fn source_of(&self, path: &[&str]) -> Option<Source> {
+        (0..=path.len()).rev().find_map(|n| {
+            let key: Vec<String> = path[..n].iter().map(|s| s.to_string()).collect();
+            self.origins.get(&key).cloned()
+        })
+    }
+}
+
+fn merge(
+    target: &mut Value,
+    patch: &Value,
+    path: &mut Vec<String>,
+    source: &Source,
+    origins: &mut BTreeMap<Vec<String>, Source>,
+) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        forget_below(origins, path);
+        origins.insert(path.clone(), source.clone());
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+        forget_below(origins, path);
+        origins.insert(path.clone(), source.clone());
+    }
+    let Value::Object(target) = target else {
+        return;
+    };
+    for (key, value) in patch {
+        path.push(key.clone());
+        if value.is_null() {
+            // shift_remove keeps the order of the other keys: programs start in the order written.
+            target.shift_remove(key);
+            forget_below(origins, path);
+        } else {
+            merge(
+                target.entry(key.clone()).or_insert(Value::Null),
+                value,
+                path,
+                source,
+                origins,
+            );
+        }
+        path.pop();
+    }
+}
+
+/// Forgets the origins at and below `path`.
+fn forget_below(origins: &mut BTreeMap<Vec<String>, Source>, path: &[String]) {
+    origins.retain(|key, _| !key.starts_with(path));
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn file() -> Source {
+        Source::File("/etc/app.json".into())
+    }
+
+    fn var(name: &str) -> Source {
+        Source::Variable(name.to_string())
+    }
+
+    #[test]
+    fn rfc7386_examples() {
+        // The examples of RFC 7386 section 3.
+        let rows = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (
+                json!({"a": "b", "b": "c"}),
+                json!({"a": null}),
+                json!({"b": "c"}),
+            ),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (
+                json!({"e": null}),
+                json!({"a": 1}),
+                json!({"e": null, "a": 1}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ];
+        for (original, patch, expected) in rows {
+            let mut layered = Layered {
+                document: original.clone(),
+                origins: BTreeMap::new(),
+            };
+            layered.apply(&patch, &file());
+            assert_eq!(layered.document(), &expected, "{original} + {patch}");
+        }
+    }
+
+    #[test]
+    fn keeps_key_order_across_patches_and_removals() {
+        let mut layered = Layered::default();
+        layered.apply(&json!({"programs": {"c": {}, "a": {}, "b": {}}}), &file());
+        layered.apply(&json!({"programs": {"a": null, "d": {}}}), &var("X"));
+        let names: Vec<&String> = layered.document()["programs"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(names, ["c", "b", "d"]);
+    }
+
+    #[test]
+    fn remembers_the_source_of_each_value() {
+        let mut layered = Layered::default();
+        layered.apply(
+            &json!({"programs": {"web": {"command": "web", "restart": "always"}}}),
+            &file(),
+        );
+        layered.apply(
+            &json!({"programs": {"web": {"restart": "no"}}}),
+            &var("TINYSUP_PROGRAM_WEB"),
+        );
+        layered.apply(
+            &json!({"programs": {"jobs": {"command": "jobs"}}}),
+            &var("TINYSUP_PROGRAM_JOBS"),
+        );
+        assert_eq!(
+            layered.source_of(&["programs", "web", "restart"]),
+            Some(var("TINYSUP_PROGRAM_WEB"))
+        );
+        assert_eq!(
+            layered.source_of(&["programs", "web", "command"]),
+            Some(file())
+        );
+        assert_eq!(layered.source_of(&["programs", "web"]), Some(file()));
+        assert_eq!(
+            layered.source_of(&["programs", "jobs", "type"]),
+            Some(var("TINYSUP_PROGRAM_JOBS"))
+        );
+        assert_eq!(layered.source_of(&["nothing"]), None);
+        // Replacing an object forgets what was under it.
+        layered.apply(&json!({"programs": {"web": {"env": {"A": "1"}}}}), &file());
+        layered.apply(&json!({"programs": {"web": {"env": "oops"}}}), &var("V"));
+        assert_eq!(
+            layered.source_of(&["programs", "web", "env", "A"]),
+            Some(var("V"))
+        );
+    }
+
+    #[test]
+    fn errors_name_their_source_and_setting() {
+        let error = ConfigError::new(
+            Some(var("TINYSUP_OUTPUT")),
+            "output",
+            "unknown mode \"jsn\"",
+        );
+        assert_eq!(
+            error.to_string(),
+            "TINYSUP_OUTPUT: output: unknown mode \"jsn\""
+        );
+        assert_eq!(
+            ConfigError::new(None, "", "nothing to run").to_string(),
+            "nothing to run"
+        );
+    }
+}

@@ -1,0 +1,483 @@
+//! The configuration sources, applied in this order as merge patches:
+//!
+//! 1. `-c/--config PATH`, or else `TINYSUP_CONFIG=PATH`: a JSON file;
+//! 2. `TINYSUP_CONFIG_JSON`: a whole JSON document inline;
+//! 3. `TINYSUP_PROGRAM_<NAME>`, in the order of the environment: a command string, a JSON
+//!    argv array, a JSON object patching that program, or empty / `null` to remove it;
+//! 4. `TINYSUP_<SETTING>` for each top-level setting (`TINYSUP_SHUTDOWN_TIMEOUT=25`);
+//! 5. the command line: `-- CMD` becomes the program `main`.
+//!
+//! Any other `TINYSUP_*` variable (but `TINYSUP_LOG`) is an error naming the nearest valid
+//! one: a typo is never silently ignored.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::layers::{ConfigError, Layered, Source};
+use super::{MAIN_PROGRAM, validate};
+use crate::suggest;
+
+/// How a `TINYSUP_<SETTING>` value becomes JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SettingKind {
+    /// Kept as a string: durations (`"25"`, `"500ms"`) and names (`"json"`).
+    Text,
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+    Boolean,
+}
+
+/// The top-level settings a `TINYSUP_<SETTING>` variable may set.
+const SETTINGS: [(&str, SettingKind); 4] = [
+    ("shutdown_timeout", SettingKind::Text),
+    ("output", SettingKind::Text),
+    ("timestamps", SettingKind::Boolean),
+    ("color", SettingKind::Text),
+];
+
+const PREFIX: &str = "TINYSUP_";
+const PROGRAM_PREFIX: &str = "TINYSUP_PROGRAM_";
+const CONFIG_VAR: &str = "TINYSUP_CONFIG";
+const CONFIG_JSON_VAR: &str = "TINYSUP_CONFIG_JSON";
+/// The filter for tinysup's own messages (read by `main`, not part of the document).
+pub const LOG_VAR: &str = "TINYSUP_LOG";
+
+/// Everything the sources gave.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    pub layered: Layered,
+    /// `-- CMD`, byte for byte (the document holds it as lossy UTF-8, for display).
+    pub command: Option<Vec<OsString>>,
+    /// `TINYSUP_LOG`.
+    pub log_filter: Option<String>,
+}
+
+/// Reads the sources. Problems are collected, not returned early: every one is reported.
+pub fn gather(
+    config_path: Option<&Path>,
+    command: &[OsString],
+    vars: &[(OsString, OsString)],
+    read_file: &dyn Fn(&Path) -> std::io::Result<String>,
+    errors: &mut Vec<ConfigError>,
+) -> Gathered {
+    let mut gathered = Gathered::default();
+    let mut file_from_env = None;
+    let mut inline = None;
+    let mut program_vars = Vec::new();
+    let mut setting_vars = Vec::new();
+    for (key, value) in vars {
+        let Some(key) = key.to_str() else {
+            if key.as_encoded_bytes().starts_with(PREFIX.as_bytes()) {
+                errors.push(ConfigError::new(
+                    None,
+                    "",
+                    format!("variable {key:?}: the name is not valid UTF-8"),
+                ));
+            }
+            continue;
+        };
+        if !key.starts_with(PREFIX) {
+            continue;
+        }
+        let source = Source::Variable(key.to_string());
+        let Some(value) = value.to_str() else {
+            errors.push(ConfigError::new(
+                Some(source),
+                "",
+                "the value is not valid UTF-8",
+            ));
+            continue;
+        };
+        match key {
+            CONFIG_VAR => file_from_env = Some(PathBuf::from(value)),
+            CONFIG_JSON_VAR => inline = Some((source, value.to_string())),
+            LOG_VAR => gathered.log_filter = Some(value.to_string()),
+            _ if key.starts_with(PROGRAM_PREFIX) => program_vars.push((
+                source,
+                key[PROGRAM_PREFIX.len()..].to_string(),
+                value.to_string(),
+            )),
+            _ => match SETTINGS
+                .iter()
+                .find(|(name, _)| key[PREFIX.len()..].eq_ignore_ascii_case(name))
+            {
+                Some(&(name, kind)) if key[PREFIX.len()..] == name.to_ascii_uppercase() => {
+                    setting_vars.push((source, name, kind, value.to_string()))
+                }
+                _ => errors.push(ConfigError::new(Some(source), "", unknown_variable(key))),
+            },
+        }
+    }
+
+    // 1. The file.
+    if let Some(path) = config_path.map(Path::to_path_buf).or(file_from_env) {
+        let source = Source::File(path.clone());
+        match read_file(&path) {
+            Ok(text) => apply_document(&mut gathered.layered, &text, source, errors),
+            Err(error) => errors.push(ConfigError::new(
+                Some(source),
+                "",
+                format!("cannot read: {}", describe(&error)),
+            )),
+        }
+    }
+    // 2. The inline document.
+    if let Some((source, text)) = inline {
+        apply_document(&mut gathered.layered, &text, source, errors);
+    }
+    // 3. Programs from variables.
+    for (source, name, value) in program_vars {
+        match program_patch(&gathered.layered, &name, &value) {
+            Ok(patch) => gathered.layered.apply(&patch, &source),
+            Err(message) => errors.push(ConfigError::new(Some(source), "", message)),
+        }
+    }
+    // 4. Top-level settings from variables.
+    for (source, name, kind, value) in setting_vars {
+        let json_value = match kind {
+            SettingKind::Text => Value::String(value),
+            SettingKind::Boolean => match parse_bool(&value) {
+                Some(b) => Value::Bool(b),
+                None => {
+                    let message = format!("{value:?} is not a boolean (use true or false)");
+                    errors.push(ConfigError::new(Some(source), "", message));
+                    continue;
+                }
+            },
+        };
+        gathered
+            .layered
+            .apply(&json!({ name: json_value }), &source);
+    }
+    // 5. The command line.
+    if !command.is_empty() {
+        let lossy: Vec<Value> = command
+            .iter()
+            .map(|a| Value::String(a.to_string_lossy().into_owned()))
+            .collect();
+        gathered.layered.apply(
+            &json!({"programs": {MAIN_PROGRAM: {"command": lossy}}}),
+            &Source::CommandLine,
+        );
+        gathered.command = Some(command.to_vec());
+    }
+    gathered
+}
+
+/// Parses `text` as a JSON object and applies it.
+fn apply_document(
+    layered: &mut Layered,
+    text: &str,
+    source: Source,
+    errors: &mut Vec<ConfigError>,
+) {
+    match serde_json::from_str::<Value>(text) {
+        Ok(document @ Value::Object(_)) => layered.apply(&document, &source),
+        Ok(_) => errors.push(ConfigError::new(
+            Some(source),
+            "",
+            "the configuration must be a JSON object",
+        )),
+        Err(error) => errors.push(ConfigError::new(
+            Some(source),
+            "",
+            format!("invalid JSON: {error}"),
+        )),
+    }
+}
+
+/// The patch for `TINYSUP_PROGRAM_<name>=<value>`.
+fn program_patch(layered: &Layered, name: &str, value: &str) -> Result<Value, String> {
+    if name.is_empty() {
+        return Err("the program name is missing (TINYSUP_PROGRAM_<NAME>)".to_string());
+    }
+    if let Err(problem) = validate::check_name(name) {
+        return Err(format!("program name {name:?}: {problem}"));
+    }
+    let defined: Vec<&str> = layered.document()["programs"]
+        .as_object()
+        .map_or_else(Vec::new, |p| p.keys().map(String::as_str).collect());
+    let matching: Vec<&str> = defined
+        .iter()
+        .copied()
+        .filter(|d| name_matches(name, d))
+        .collect();
+    let target = match matching.as_slice() {
+        [] => name.to_ascii_lowercase(),
+        [one] => one.to_string(),
+        several => {
+            return Err(format!(
+                "matches several programs: {}; rename one of them",
+                several.join(", ")
+            ));
+        }
+    };
+    let trimmed = value.trim();
+    let program = if trimmed.is_empty() || trimmed == "null" {
+        if matching.is_empty() {
+            return Err(format!(
+                "removes program {target:?}, which no earlier source defines (defined: {})",
+                if defined.is_empty() {
+                    "none".to_string()
+                } else {
+                    defined.join(", ")
+                }
+            ));
+        }
+        Value::Null
+    } else if trimmed.starts_with('{') {
+        match serde_json::from_str::<Value>(trimmed) {
+            Ok(object @ Value::Object(_)) => object,
+            Ok(_) => unreachable!("a JSON text starting with {{ is an object"),
+            Err(error) => return Err(format!("invalid JSON: {error}")),
+        }
+    } else if trimmed.starts_with('[') {
+        match serde_json::from_str::<Value>(trimmed) {
+            Ok(argv @ Value::Array(_)) => json!({ "command": argv }),
+            Ok(_) => unreachable!("a JSON text starting with [ is an array"),
+            Err(error) => return Err(format!("invalid JSON: {error}")),
+        }
+    } else {
+        json!({ "command": value })
+    };
+    let mut programs = Map::new();
+    programs.insert(target, program);
+    Ok(json!({ "programs": programs }))
+}
+
+/// `<NAME>` of `TINYSUP_PROGRAM_<NAME>` matches a defined name case-insensitively, with `_`
+/// also matching `-` (environment variable names cannot hold `-`).
+fn name_matches(var_name: &str, defined: &str) -> bool {
+    var_name.len() == defined.len()
+        && var_name
+            .bytes()
+            .zip(defined.bytes())
+            .all(|(v, d)| v.eq_ignore_ascii_case(&d) || (v == b'_' && d == b'-'))
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// The error for an unknown `TINYSUP_*` variable, with the nearest valid name. Names are
+/// compared without the shared `TINYSUP_`, which would make every name look close.
+fn unknown_variable(key: &str) -> String {
+    let suffix = &key[PREFIX.len()..];
+    let mut candidates: Vec<String> = ["CONFIG", "CONFIG_JSON", "LOG"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    candidates.extend(SETTINGS.iter().map(|(name, _)| name.to_ascii_uppercase()));
+    // TINYSUP_PROGRAMS_WEB and the like: suggest TINYSUP_PROGRAM_WEB.
+    if let Some((_, rest)) = suffix.split_once('_') {
+        candidates.push(format!("PROGRAM_{rest}"));
+    }
+    match suggest::nearest(suffix, candidates.iter().map(String::as_str)) {
+        Some(nearest) => format!("unknown variable {key} (did you mean {PREFIX}{nearest}?)"),
+        None => format!(
+            "unknown variable {key}: tinysup knows TINYSUP_CONFIG, TINYSUP_CONFIG_JSON, \
+             TINYSUP_PROGRAM_<NAME>, TINYSUP_LOG and TINYSUP_<SETTING> for {}",
+            SETTINGS
+                .iter()
+                .map(|(name, _)| name.to_ascii_uppercase())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// An I/O error without Rust's "(os error N)" suffix.
+fn describe(error: &std::io::Error) -> String {
+    match error.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_string(),
+        None => error.to_string(),
+    }
+}
+
+/// True for a variable in tinysup's namespace (never passed to programs).
+pub fn is_tinysup_variable(key: &OsStr) -> bool {
+    key.as_encoded_bytes().starts_with(PREFIX.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        list.iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect()
+    }
+
+    fn files(path: &Path) -> io::Result<String> {
+        match path.to_str() {
+            Some("/app.json") => Ok(
+                r#"{"programs": {"web": {"command": "web"}, "my-worker": {"command": "w"}}}"#
+                    .into(),
+            ),
+            Some("/broken.json") => Ok("{\"programs\": ".into()),
+            Some("/list.json") => Ok("[1]".into()),
+            _ => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        }
+    }
+
+    fn run(path: Option<&str>, command: &[&str], list: &[(&str, &str)]) -> (Gathered, Vec<String>) {
+        let mut errors = Vec::new();
+        let command: Vec<OsString> = command.iter().map(OsString::from).collect();
+        let gathered = gather(
+            path.map(Path::new),
+            &command,
+            &vars(list),
+            &files,
+            &mut errors,
+        );
+        (gathered, errors.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let (gathered, errors) = run(
+            None,
+            &["sleep", "5"],
+            &[
+                ("TINYSUP_CONFIG", "/app.json"),
+                (
+                    "TINYSUP_CONFIG_JSON",
+                    r#"{"programs": {"web": {"restart": "no"}}, "output": "json"}"#,
+                ),
+                ("TINYSUP_PROGRAM_WEB", r#"{"restart": "on-failure"}"#),
+                ("TINYSUP_PROGRAM_MY_WORKER", ""),
+                ("TINYSUP_PROGRAM_CRON", "cron -f"),
+                ("TINYSUP_OUTPUT", "prefix"),
+                ("TINYSUP_TIMESTAMPS", "yes"),
+                ("TINYSUP_LOG", "debug"),
+                ("PATH", "/bin"),
+            ],
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        let document = gathered.layered.document();
+        assert_eq!(
+            document,
+            &json!({
+                "programs": {
+                    "web": {"command": "web", "restart": "on-failure"},
+                    "cron": {"command": "cron -f"},
+                    "main": {"command": ["sleep", "5"]}
+                },
+                "output": "prefix",
+                "timestamps": true
+            })
+        );
+        assert_eq!(gathered.log_filter.as_deref(), Some("debug"));
+        assert_eq!(
+            gathered.command,
+            Some(vec![OsString::from("sleep"), OsString::from("5")])
+        );
+        let source = gathered.layered.source_of(&["programs", "web", "restart"]);
+        assert_eq!(source, Some(Source::Variable("TINYSUP_PROGRAM_WEB".into())));
+    }
+
+    #[test]
+    fn the_command_line_file_wins_over_the_variable() {
+        let (gathered, errors) = run(
+            Some("/app.json"),
+            &[],
+            &[("TINYSUP_CONFIG", "/missing.json")],
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(gathered.layered.document()["programs"]["web"].is_object());
+    }
+
+    #[test]
+    fn program_variables_match_names_and_take_every_form() {
+        let (gathered, errors) = run(
+            Some("/app.json"),
+            &[],
+            &[
+                ("TINYSUP_PROGRAM_My_Worker", r#"["worker", "--fast"]"#),
+                ("TINYSUP_PROGRAM_NEW_ONE", "new --x"),
+                ("TINYSUP_PROGRAM_WEB", "null"),
+            ],
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            gathered.layered.document()["programs"],
+            json!({"my-worker": {"command": ["worker", "--fast"]}, "new_one": {"command": "new --x"}})
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_source() {
+        let (_, errors) = run(
+            Some("/broken.json"),
+            &[],
+            &[
+                ("TINYSUP_SHUTDOWN_TIMOUT", "5"),
+                ("TINYSUP_PROGRAMS_WEB", "web"),
+                ("TINYSUP_FROB", "1"),
+                ("TINYSUP_TIMESTAMPS", "maybe"),
+                ("TINYSUP_PROGRAM_GHOST", ""),
+                ("TINYSUP_PROGRAM_BAD", "{not json"),
+                ("TINYSUP_PROGRAM_", "x"),
+                ("TINYSUP_PROGRAM_a/b", "x"),
+                ("TINYSUP_CONFIG_JSON", "[]"),
+                ("TINYSUP_output", "json"),
+            ],
+        );
+        let expected = [
+            "TINYSUP_SHUTDOWN_TIMOUT: unknown variable TINYSUP_SHUTDOWN_TIMOUT (did you mean TINYSUP_SHUTDOWN_TIMEOUT?)",
+            "TINYSUP_PROGRAMS_WEB: unknown variable TINYSUP_PROGRAMS_WEB (did you mean TINYSUP_PROGRAM_WEB?)",
+            "TINYSUP_FROB: unknown variable TINYSUP_FROB: tinysup knows",
+            "TINYSUP_output: unknown variable TINYSUP_output (did you mean TINYSUP_OUTPUT?)",
+            "/broken.json: invalid JSON: EOF while parsing a value at line 1 column 13",
+            "TINYSUP_CONFIG_JSON: the configuration must be a JSON object",
+            "TINYSUP_PROGRAM_GHOST: removes program \"ghost\", which no earlier source defines (defined: none)",
+            "TINYSUP_PROGRAM_BAD: invalid JSON: key must be a string at line 1 column 2",
+            "TINYSUP_PROGRAM_: the program name is missing",
+            "TINYSUP_PROGRAM_a/b: program name \"a/b\": ",
+            "TINYSUP_TIMESTAMPS: \"maybe\" is not a boolean (use true or false)",
+        ];
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+        for (error, expected) in errors.iter().zip(expected) {
+            assert!(
+                error.starts_with(expected),
+                "{error}\n  expected: {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn unreadable_and_wrong_shaped_files() {
+        let (_, errors) = run(Some("/missing.json"), &[], &[]);
+        assert_eq!(
+            errors,
+            vec!["/missing.json: cannot read: No such file or directory"]
+        );
+        let (_, errors) = run(Some("/list.json"), &[], &[]);
+        assert_eq!(
+            errors,
+            vec!["/list.json: the configuration must be a JSON object"]
+        );
+    }
+
+    #[test]
+    fn ambiguous_program_variable() {
+        let mut layered = Layered::default();
+        layered.apply(
+            &json!({"programs": {"a-b": {}, "a_b": {}}}),
+            &Source::CommandLine,
+        );
+        let error = program_patch(&layered, "A_B", "x").unwrap_err();
+        assert_eq!(
+            error,
+            "matches several programs: a-b, a_b; rename one of them"
+        );
+    }
+}
