@@ -1,69 +1,90 @@
 //! The one loop: one thread, one `poll`, no ticks.
 //!
-//! Each turn waits until a file descriptor is ready or the earliest deadline passes (none:
-//! wait forever), then, in this fixed order:
+//! Each turn waits until a file descriptor is ready (the signal pipe, a program's output
+//! pipe, a destination that can take more) or the earliest deadline passes (none: wait
+//! forever), then, in this fixed order:
 //!
 //! 1. drain the signal self-pipe and hand each signal to the supervisor;
-//! 2. reap every ended child (the reaper is the only caller of `waitpid`);
-//! 3. let the supervisor act on time passing (deadlines, starts, shutdown);
-//! 4. write tinysup's own queued messages.
+//! 2. read the programs' output that is ready (before reaping, so a program's last lines
+//!    come before the message that it exited);
+//! 3. reap every ended child (the reaper is the only caller of `waitpid`);
+//! 4. let the supervisor act on time passing (deadlines, starts, shutdown);
+//! 5. release partial lines that waited long enough, queue tinysup's own messages, and
+//!    write what can be written without blocking.
 //!
-//! It returns when the supervisor is done.
+//! When the supervisor is done, the output hub reads what is left in the pipes and writes
+//! it out, waiting for a slow reader until what is left of the shutdown budget at most.
 
-use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, ppoll};
 use nix::sys::time::TimeSpec;
 
 use crate::logger;
+use crate::output::{Hub, Token};
 use crate::reaper;
 use crate::signals::SignalPipe;
 use crate::supervisor::Supervisor;
 
-/// Runs until the supervisor is done.
-pub fn run(supervisor: &mut Supervisor, signals: &mut SignalPipe) {
+/// The final output flush waits at least this long for a slow reader (more if the shutdown
+/// finished early: the rest of `shutdown_timeout`).
+pub const FINAL_FLUSH: Duration = Duration::from_secs(1);
+
+/// Runs until the supervisor is done, then flushes the output.
+pub fn run(supervisor: &mut Supervisor, signals: &mut SignalPipe, hub: &mut Hub) {
     supervisor.step(Instant::now());
-    write_messages();
+    hub.log(logger::take());
+    hub.flush();
     while !supervisor.is_done() {
-        wait(signals, supervisor.next_deadline());
+        let deadline = [supervisor.next_deadline(), hub.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min();
+        let ready = wait(signals, hub, deadline);
         let now = Instant::now();
         for signal in signals.drain() {
             supervisor.signal_received(signal, now);
         }
+        for token in ready {
+            hub.ready(token, now);
+        }
         let children = reaper::reap(|pid, status| supervisor.reaped(pid, status, now));
         supervisor.children_left(children);
         supervisor.step(now);
-        write_messages();
+        hub.tick(now);
+        hub.log(logger::take());
+        hub.flush();
     }
+    let now = Instant::now();
+    let flush_deadline = supervisor
+        .shutdown_deadline()
+        .map_or(now, |d| d.max(now))
+        .max(now + FINAL_FLUSH);
+    hub.finish(flush_deadline, logger::take);
 }
 
-/// Blocks until the signal pipe is readable or `deadline` passes.
-fn wait(signals: &SignalPipe, deadline: Option<Instant>) {
+/// Blocks until the signal pipe or one of the hub's descriptors is ready, or `deadline`
+/// passes; returns the hub's ready descriptors.
+fn wait(signals: &SignalPipe, hub: &Hub, deadline: Option<Instant>) -> Vec<Token> {
     let timeout =
         deadline.map(|at| TimeSpec::from_duration(at.saturating_duration_since(Instant::now())));
-    let mut fds = [PollFd::new(signals.fd(), PollFlags::POLLIN)];
+    let interest = hub.interest();
+    let mut fds = Vec::with_capacity(interest.len() + 1);
+    fds.push(PollFd::new(signals.fd(), PollFlags::POLLIN));
+    fds.extend(
+        interest
+            .iter()
+            .map(|(fd, events, _)| PollFd::new(*fd, *events)),
+    );
     match ppoll(&mut fds, timeout, None) {
         Ok(_) | Err(Errno::EINTR) => {}
         Err(error) => log::error!("poll failed: {}", error.desc()),
     }
-}
-
-/// Writes tinysup's queued messages to stderr as `tinysup: [level: ]text`.
-pub fn write_messages() {
-    let messages = logger::take();
-    if messages.is_empty() {
-        return;
-    }
-    let mut text = String::new();
-    for message in messages {
-        let level = match message.level {
-            log::Level::Error => "error: ",
-            log::Level::Warn => "warning: ",
-            _ => "",
-        };
-        text.push_str(&format!("tinysup: {level}{}\n", message.text));
-    }
-    let _ = std::io::stderr().write_all(text.as_bytes());
+    fds[1..]
+        .iter()
+        .zip(&interest)
+        .filter(|(fd, _)| fd.revents().is_some_and(|r| !r.is_empty()))
+        .map(|(_, (_, _, token))| *token)
+        .collect()
 }

@@ -5,6 +5,7 @@
 //! - the per-program state machine: [`program`] (pure, tested as tables);
 //! - the one loop: [`event_loop`]; what it drives: [`supervisor`];
 //! - the OS edges: [`signals`], [`reaper`] (the only `waitpid`), [`spawn`];
+//! - the output path: [`output`] (pipes, framing, formats, non-blocking writes);
 //! - configuration: [`cli`], [`config`] (sources, merge, validation), [`users`],
 //!   [`shell_words`], [`suggest`]; vocabulary: [`status`], [`duration`].
 //!
@@ -17,6 +18,7 @@ pub mod config;
 pub mod duration;
 pub mod event_loop;
 pub mod logger;
+pub mod output;
 pub mod program;
 pub mod reaper;
 pub mod shell_words;

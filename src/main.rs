@@ -13,8 +13,9 @@ use std::os::unix::ffi::OsStringExt;
 
 use tinysup::cli::{self, Request};
 use tinysup::config;
+use tinysup::output::Hub;
 use tinysup::signals::{InheritedSignals, SignalPipe};
-use tinysup::spawn::{ChildOutput, Spawner};
+use tinysup::spawn::Spawner;
 use tinysup::status::{self, EXIT_INTERNAL, EXIT_USAGE};
 use tinysup::supervisor::{self, Supervisor};
 use tinysup::{event_loop, logger};
@@ -112,22 +113,22 @@ fn run(args: Vec<OsString>) -> i32 {
         }
     };
 
-    // 7. Supervise until done.
-    let outputs = config
-        .programs
-        .iter()
-        .map(|_| (ChildOutput::Inherit, ChildOutput::Inherit))
-        .collect();
+    // 7. The output path: a pipe per prefixed or json stream, and tinysup's own writers.
+    let (mut hub, outputs) = match Hub::new(&config) {
+        Ok(hub) => hub,
+        Err(error) => return fail(EXIT_INTERNAL, &format!("cannot set up output: {error}")),
+    };
+
+    // 8. Supervise until done.
     let spawner = Spawner::new(std::env::vars_os(), inherited);
     let supervisor_options = supervisor::Options {
         is_pid1,
         warn_on_reap: options.warn_on_reap,
     };
     let mut supervisor = Supervisor::new(config, outputs, spawner, supervisor_options);
-    event_loop::run(&mut supervisor, &mut signals);
+    event_loop::run(&mut supervisor, &mut signals, &mut hub);
 
-    // 8. The exit code.
-    event_loop::write_messages();
+    // 9. The exit code.
     status::exit_code(supervisor.outcome(), &options.success_remap)
 }
 
@@ -154,9 +155,13 @@ fn print(text: &str) -> i32 {
     0
 }
 
-/// Prints `tinysup: message` on stderr and returns `code`.
+/// Prints `tinysup: message` on stderr (after any queued messages) and returns `code`.
+/// Only for setup, before the output path exists.
 fn fail(code: i32, message: &str) -> i32 {
-    event_loop::write_messages();
-    let _ = writeln!(std::io::stderr(), "tinysup: {message}");
+    let mut stderr = std::io::stderr();
+    for queued in logger::take() {
+        let _ = writeln!(stderr, "tinysup: {}", queued.text);
+    }
+    let _ = writeln!(stderr, "tinysup: {message}");
     code
 }

@@ -75,6 +75,8 @@ pub struct Supervisor {
     outcome: Outcome,
     spawner: Spawner,
     shutdown_timeout: Duration,
+    /// When the shutdown began, plus `shutdown_timeout`.
+    shutdown_deadline: Option<Instant>,
     options: Options,
 }
 
@@ -118,6 +120,7 @@ impl Supervisor {
             outcome: Outcome::default(),
             spawner,
             shutdown_timeout: config.shutdown_timeout,
+            shutdown_deadline: None,
             options,
         }
     }
@@ -135,6 +138,11 @@ impl Supervisor {
     /// True when everything has stopped (and, as PID 1, the namespace has been swept).
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
+    }
+
+    /// The end of the shutdown's `shutdown_timeout`, once a shutdown has begun.
+    pub fn shutdown_deadline(&self) -> Option<Instant> {
+        self.shutdown_deadline
     }
 
     /// True once a shutdown has begun.
@@ -290,10 +298,9 @@ impl Supervisor {
     }
 
     fn begin_shutdown(&mut self, signal: Signal, now: Instant) {
-        self.phase = Phase::ShuttingDown {
-            signal,
-            deadline: now + self.shutdown_timeout,
-        };
+        let deadline = now + self.shutdown_timeout;
+        self.shutdown_deadline = Some(deadline);
+        self.phase = Phase::ShuttingDown { signal, deadline };
         // Pending restarts are cancelled at once; running programs wait for their dependents.
         for i in 0..self.programs.len() {
             if matches!(self.programs[i].machine.state(), State::Backoff { .. }) {

@@ -2,5 +2,6 @@
 //! subreaper. One test binary; helpers in `util`.
 
 mod foundation;
+mod output;
 mod supervision;
 mod util;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::{Exit, Stream, TempFile, Tinysup, fixture, tinysup};
+use crate::util::{Exit, Stream, TempFile, Tinysup, bodies, fixture, tinysup};
 
 /// tinysup with this configuration given inline (`TINYSUP_CONFIG_JSON`).
 fn with_config(config: Value) -> Tinysup {
@@ -55,7 +55,10 @@ fn a_crash_loop_backs_off_exponentially_then_goes_fatal() {
         "worker: exited with exit code 3; giving up after 5 failed starts in a row (FATAL)"
     ));
     // Each run started at least its delay after the previous one.
-    let starts: Vec<u128> = stdout.lines().map(|l| l[4..].parse().unwrap()).collect();
+    let starts: Vec<u128> = bodies(&stdout)
+        .iter()
+        .map(|l| l[4..].parse().unwrap())
+        .collect();
     assert_eq!(starts.len(), 5);
     for (gap, minimum) in starts
         .windows(2)
@@ -110,8 +113,8 @@ fn restart_policies_and_success_codes() {
     }}});
     let (exit, stdout, stderr) = with_config(config).output();
     assert_eq!(
-        (exit, stdout.as_str()),
-        (Exit::Code(0), "ran\n"),
+        (exit, bodies(&stdout)),
+        (Exit::Code(0), vec!["ran".to_string()]),
         "{stderr}"
     );
 
@@ -121,12 +124,18 @@ fn restart_policies_and_success_codes() {
         "restart_delay": 0.05, "max_restarts": 1
     }}});
     let (exit, stdout, _) = with_config(config).output();
-    assert_eq!((exit, stdout.as_str()), (Exit::Code(4), "ran\nran\n"));
+    assert_eq!(
+        (exit, bodies(&stdout).join(",")),
+        (Exit::Code(4), "ran,ran".to_string())
+    );
 
     // no: never restarted.
     let config = json!({"programs": {"a": {"command": sh("echo ran; exit 1"), "restart": "no"}}});
     let (exit, stdout, _) = with_config(config).output();
-    assert_eq!((exit, stdout.as_str()), (Exit::Code(1), "ran\n"));
+    assert_eq!(
+        (exit, bodies(&stdout).join(",")),
+        (Exit::Code(1), "ran".to_string())
+    );
 }
 
 // ---- ordering, oneshots, essential programs -----------------------------------------------------
@@ -144,7 +153,7 @@ fn start_in_dependency_order_and_stop_in_reverse() {
     run.expect("start c");
     run.signal(libc::SIGTERM);
     let (exit, stdout, _) = run.finish();
-    let lines: Vec<String> = stdout.lines().map(str::to_string).collect();
+    let lines = bodies(&stdout);
     assert_eq!(
         lines_starting(&lines, "start"),
         ["start a", "start b", "start c"]
@@ -169,7 +178,11 @@ fn a_oneshot_runs_first_and_its_dependents_start_after_it_succeeds() {
     run.expect("start web");
     run.signal(libc::SIGTERM);
     let (exit, stdout, _) = run.finish();
-    assert_eq!(stdout, "setup done\nstart web\nstop web\n");
+    // The prefix format, names padded to the longest (here "tinysup").
+    assert_eq!(
+        stdout,
+        "setup   | setup done\nweb     | start web\nweb     | stop web\n"
+    );
     assert_eq!(exit, Exit::Code(0));
 }
 
@@ -439,15 +452,8 @@ fn as_pid1_leftover_processes_are_swept() {
 fn as_a_subreaper_nothing_is_swept() {
     let config = json!({"programs": {"app": {"command": leaves_daemons(), "restart": "no"}}});
     let mut run = with_config(config).subreaper();
-    // The daemons stay in the program's process group; its id is the program's pid.
-    let started = run.expect_on(Stream::Stderr, "app: started (pid ");
-    let group: i32 = started
-        .rsplit("(pid ")
-        .next()
-        .unwrap()
-        .trim_end_matches(')')
-        .parse()
-        .unwrap();
+    // The daemons stay in the program's process group.
+    let group = run.program_group("app");
     run.expect("program done");
     assert_eq!(run.wait(), Exit::Code(0));
     let survivors = crate::util::group_exists(group);
@@ -488,7 +494,7 @@ fn env_layering_and_removal() {
         .env("TINYSUP_PROGRAM_D", "printf '%s|%s\\n' 'd one' two")
         .output();
     assert_eq!(exit, Exit::Code(0), "{stderr}");
-    let mut lines: Vec<&str> = stdout.lines().collect();
+    let mut lines = bodies(&stdout);
     lines.sort();
     assert_eq!(lines, ["a inline", "c variable", "d one|two"]);
 }
@@ -501,9 +507,15 @@ fn a_config_file_from_the_command_line() {
             .to_string(),
     );
     let (exit, stdout, _) = tinysup(["-c", file.path()]).output();
-    assert_eq!((exit, stdout.as_str()), (Exit::Code(0), "from file\n"));
+    assert_eq!(
+        (exit, stdout.as_str()),
+        (Exit::Code(0), "x       | from file\n")
+    );
     let (exit, stdout, _) = tinysup([format!("--config={}", file.path())]).output();
-    assert_eq!((exit, stdout.as_str()), (Exit::Code(0), "from file\n"));
+    assert_eq!(
+        (exit, stdout.as_str()),
+        (Exit::Code(0), "x       | from file\n")
+    );
 }
 
 #[test]
@@ -532,7 +544,18 @@ fn command_cwd_and_env_settings() {
     }});
     let (exit, stdout, stderr) = with_config(config).output();
     assert_eq!(exit, Exit::Code(0), "{stderr}");
-    assert_eq!(stdout, "a b|c|x y|z|/tmp\nhi /bin:/usr/bin\n");
+    // printf writes no newline: a partial line, released on its own.
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "argv    | a b|c|",
+            "dir     | /tmp",
+            "vars    | hi /bin:/usr/bin",
+            "words   | x y|z|"
+        ]
+    );
 }
 
 #[test]
@@ -587,7 +610,7 @@ fn user_switching() {
         .nth(2)
         .unwrap()
         .to_string();
-    let lines: Vec<&str> = stdout.lines().collect();
+    let lines = bodies(&stdout);
     assert_eq!(lines[0], format!("{uid} {gid} {home} nobody nobody"));
     assert_eq!(
         lines[1], gid,

@@ -94,6 +94,18 @@ pub struct Tinysup {
     current_dir: Option<PathBuf>,
     /// Signals tinysup is started with (ignored, blocked).
     signal_state: Option<(Vec<i32>, Vec<i32>)>,
+    stdout: StdoutReader,
+}
+
+/// Who reads tinysup's stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdoutReader {
+    /// The test, line by line.
+    Test,
+    /// Nobody: the pipe fills up and stays full (a stalled log consumer).
+    Stalled,
+    /// Nobody: the read end is closed at once (writes get EPIPE).
+    Closed,
 }
 
 /// Starts building a tinysup run with these arguments.
@@ -108,6 +120,7 @@ where
         stdin: None,
         current_dir: None,
         signal_state: None,
+        stdout: StdoutReader::Test,
     }
 }
 
@@ -120,6 +133,12 @@ impl Tinysup {
     /// Feeds these bytes on stdin (then closes it). Default: /dev/null.
     pub fn stdin(mut self, bytes: &[u8]) -> Tinysup {
         self.stdin = Some(bytes.to_vec());
+        self
+    }
+
+    /// Sets who reads tinysup's stdout.
+    pub fn stdout(mut self, reader: StdoutReader) -> Tinysup {
+        self.stdout = reader;
         self
     }
 
@@ -184,11 +203,19 @@ impl Tinysup {
                 let _ = stdin.write_all(&bytes);
             });
         }
-        read_lines(
-            child.stdout.take().expect("stdout"),
-            Stream::Stdout,
-            sender.clone(),
-        );
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stalled = None;
+        match self.stdout {
+            StdoutReader::Test => read_lines(stdout, Stream::Stdout, sender.clone()),
+            StdoutReader::Stalled => {
+                stalled = Some(stdout);
+                let _ = sender.send(Output::Closed);
+            }
+            StdoutReader::Closed => {
+                drop(stdout);
+                let _ = sender.send(Output::Closed);
+            }
+        }
         read_lines(
             child.stderr.take().expect("stderr"),
             Stream::Stderr,
@@ -206,6 +233,7 @@ impl Tinysup {
             consumed: Vec::new(),
             exit: None,
             closed: 0,
+            _stalled: stalled,
         }
     }
 
@@ -293,6 +321,8 @@ pub struct Running {
     exit: Option<Exit>,
     /// Output streams that reached end of file.
     closed: u8,
+    /// tinysup's stdout, held open and never read (`StdoutReader::Stalled`).
+    _stalled: Option<std::process::ChildStdout>,
 }
 
 impl Running {
@@ -316,6 +346,32 @@ impl Running {
     /// Sends `signal` to tinysup from outside.
     pub fn signal(&self, signal: i32) {
         kill(self.pid(), signal);
+    }
+
+    /// The process group of program `name`, from tinysup's "NAME: started (pid N)" message
+    /// (the pid of a program is its group id). Waits for that message.
+    pub fn program_group(&mut self, name: &str) -> i32 {
+        let line = self.expect_on(Stream::Stderr, &format!("{name}: started (pid "));
+        line.rsplit("(pid ")
+            .next()
+            .and_then(|p| p.trim_end_matches(')').parse().ok())
+            .expect("a pid")
+    }
+
+    /// Bytes waiting in the stalled stdout pipe (`StdoutReader::Stalled`).
+    pub fn stalled_pipe_bytes(&self) -> usize {
+        let Some(pipe) = &self._stalled else { return 0 };
+        let mut bytes: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int, to `bytes`, which outlives the call.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(pipe),
+                libc::FIONREAD,
+                &mut bytes,
+            );
+        }
+        bytes as usize
     }
 
     /// Everything seen so far, one line each, as `stdout: text` / `stderr: text`.
@@ -513,12 +569,32 @@ pub fn stat_field(pid: i32, n: usize) -> Option<String> {
     after_name.split_whitespace().nth(n - 3).map(str::to_string)
 }
 
+/// The peak resident memory of `pid` in KiB (VmHWM).
+pub fn peak_memory_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// The zombies among the descendants of `pid`.
 pub fn zombies_under(pid: i32) -> Vec<i32> {
     descendants(pid)
         .into_iter()
         .filter(|&p| stat_field(p, 3).as_deref() == Some("Z"))
         .collect()
+}
+
+/// The text of a `prefix` line, without `name | `.
+pub fn body(line: &str) -> &str {
+    line.split_once(" | ").map_or(line, |(_, text)| text)
+}
+
+/// The bodies of the lines of `text`.
+pub fn bodies(text: &str) -> Vec<String> {
+    text.lines().map(|l| body(l).to_string()).collect()
 }
 
 /// A file in the system's temporary directory, removed when dropped.

@@ -1,0 +1,289 @@
+//! One of tinysup's own output destinations (its stdout or its stderr): a bounded queue of
+//! formatted lines, and a writer that never blocks the loop.
+//!
+//! tinysup's stdout is shared with `raw` programs, so it cannot be made non-blocking (they
+//! would get EAGAIN). Instead, for a pipe, FIFO or terminal tinysup opens its own file
+//! description of the same file, non-blocking, through `/proc/self/fd/N`. A socket is
+//! written with `MSG_DONTWAIT`. A regular file never blocks. Only if none of that works (no
+//! /proc) does it fall back to writing at most `PIPE_BUF` bytes after poll says writable.
+//!
+//! A closed reader (EPIPE) closes the destination: what it would have received is dropped,
+//! and tinysup goes on supervising.
+
+use std::fs::OpenOptions;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use nix::errno::Errno;
+use nix::sys::socket::{MsgFlags, send};
+use nix::sys::stat::SFlag;
+
+/// Above this many queued bytes a destination has no room: the streams that feed it are not
+/// read until it drains, so their programs block on their pipes (backpressure).
+pub const HIGH_WATER: usize = 256 * 1024;
+
+/// The most a guarded write (no private non-blocking description) writes after a poll: a
+/// pipe takes up to PIPE_BUF bytes at once whenever poll reports it writable.
+const GUARDED_CHUNK: usize = 4096;
+
+/// How bytes reach the file without blocking.
+#[derive(Debug)]
+enum Writer {
+    /// tinysup's own non-blocking description of the same pipe or terminal.
+    Private(OwnedFd),
+    /// A socket: `send` with `MSG_DONTWAIT`.
+    Socket(OwnedFd),
+    /// A regular file (writes do not block) or, without /proc, a guarded pipe.
+    Plain { fd: OwnedFd, guarded: bool },
+}
+
+/// What a flush achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flushed {
+    /// Everything queued is written.
+    All,
+    /// Some is left; wait until the file is writable.
+    WouldBlock,
+    /// The reader is gone (EPIPE or another write error): the destination is closed.
+    Closed(Errno),
+}
+
+#[derive(Debug)]
+pub struct Destination {
+    /// "stdout" or "stderr".
+    pub label: &'static str,
+    writer: Option<Writer>,
+    queue: Vec<u8>,
+    /// Bytes at the front of `queue` already written.
+    written: usize,
+    /// The file is a terminal (for `color: auto`).
+    pub terminal: bool,
+    /// The last flush stopped at EAGAIN: worth polling for POLLOUT.
+    blocked: bool,
+}
+
+impl Destination {
+    /// Sets up writing to `fd` (tinysup's stdout or stderr), which is `number` (1 or 2).
+    pub fn open(fd: BorrowedFd<'_>, number: i32, label: &'static str) -> Destination {
+        let terminal = nix::unistd::isatty(fd).unwrap_or(false);
+        let writer = match fd.try_clone_to_owned() {
+            Ok(own) => Some(choose_writer(own, number)),
+            // Closed before tinysup started: nothing can be written there.
+            Err(_) => None,
+        };
+        Destination {
+            label,
+            writer,
+            queue: Vec::new(),
+            written: 0,
+            terminal,
+            blocked: false,
+        }
+    }
+
+    /// The buffer to append formatted lines to (dropped at once if the destination is closed).
+    pub fn queue(&mut self) -> &mut Vec<u8> {
+        &mut self.queue
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn pending(&self) -> usize {
+        self.queue.len() - self.written
+    }
+
+    /// Room for more: below [`HIGH_WATER`], or closed (everything is dropped anyway).
+    pub fn has_room(&self) -> bool {
+        self.pending() < HIGH_WATER || self.writer.is_none()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// The file to poll for POLLOUT, when queued bytes wait for it.
+    pub fn wants_writable(&self) -> Option<BorrowedFd<'_>> {
+        let guarded = matches!(self.writer, Some(Writer::Plain { guarded: true, .. }));
+        if self.pending() == 0 || !(self.blocked || guarded) {
+            return None;
+        }
+        self.writer.as_ref().map(Writer::fd)
+    }
+
+    /// Writes as much as can be written now without blocking. `writable`: poll just said
+    /// so (the only time a guarded writer writes).
+    pub fn flush(&mut self, writable: bool) -> Flushed {
+        let Some(writer) = &self.writer else {
+            self.queue.clear();
+            self.written = 0;
+            return Flushed::All;
+        };
+        let mut guarded_turn = writable;
+        let result = loop {
+            let rest = &self.queue[self.written..];
+            if rest.is_empty() {
+                break Flushed::All;
+            }
+            let attempt = match writer {
+                Writer::Private(fd) => nix::unistd::write(fd, rest),
+                Writer::Socket(fd) => send(
+                    std::os::fd::AsRawFd::as_raw_fd(fd),
+                    rest,
+                    MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+                ),
+                Writer::Plain { fd, guarded: false } => nix::unistd::write(fd, rest),
+                Writer::Plain { fd, guarded: true } => {
+                    if !guarded_turn {
+                        break Flushed::WouldBlock;
+                    }
+                    guarded_turn = false;
+                    nix::unistd::write(fd, &rest[..rest.len().min(GUARDED_CHUNK)])
+                }
+            };
+            match attempt {
+                Ok(n) => self.written += n,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => break Flushed::WouldBlock,
+                Err(error) => break Flushed::Closed(error),
+            }
+        };
+        self.blocked = result == Flushed::WouldBlock;
+        match result {
+            Flushed::Closed(_) => {
+                self.writer = None;
+                self.queue = Vec::new();
+                self.written = 0;
+            }
+            _ if self.written == self.queue.len() => {
+                self.queue.clear();
+                self.written = 0;
+            }
+            // Keep the queue from creeping: drop what is written once it is most of it.
+            _ if self.written > self.queue.len() / 2 => {
+                self.queue.drain(..self.written);
+                self.written = 0;
+            }
+            _ => {}
+        }
+        result
+    }
+}
+
+impl Writer {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Writer::Private(fd) | Writer::Socket(fd) | Writer::Plain { fd, .. } => fd.as_fd(),
+        }
+    }
+}
+
+/// Picks how to write to `fd` (a duplicate of tinysup's descriptor `number`).
+fn choose_writer(fd: OwnedFd, number: i32) -> Writer {
+    let kind = match nix::sys::stat::fstat(&fd) {
+        Ok(stat) => SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT,
+        Err(_) => return Writer::Plain { fd, guarded: true },
+    };
+    if kind == SFlag::S_IFSOCK {
+        return Writer::Socket(fd);
+    }
+    if kind == SFlag::S_IFREG {
+        return Writer::Plain { fd, guarded: false };
+    }
+    if kind == SFlag::S_IFIFO || kind == SFlag::S_IFCHR {
+        let private = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(format!("/proc/self/fd/{number}"));
+        if let Ok(file) = private {
+            return Writer::Private(file.into());
+        }
+    }
+    Writer::Plain { fd, guarded: true }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
+    }
+
+    #[test]
+    fn writes_everything_then_reports_all() {
+        let (read, write) = pipe();
+        let mut destination = Destination {
+            label: "test",
+            writer: Some(Writer::Plain {
+                fd: write,
+                guarded: false,
+            }),
+            queue: Vec::new(),
+            written: 0,
+            terminal: false,
+            blocked: false,
+        };
+        destination.queue().extend_from_slice(b"one\ntwo\n");
+        assert_eq!(destination.flush(false), Flushed::All);
+        assert_eq!(destination.pending(), 0);
+        drop(destination);
+        let mut text = String::new();
+        std::fs::File::from(read).read_to_string(&mut text).unwrap();
+        assert_eq!(text, "one\ntwo\n");
+    }
+
+    #[test]
+    fn a_full_pipe_would_block_and_a_closed_one_closes() {
+        let (read, write) = pipe();
+        nix::fcntl::fcntl(
+            &write,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        let mut destination = Destination {
+            label: "test",
+            writer: Some(Writer::Private(write)),
+            queue: Vec::new(),
+            written: 0,
+            terminal: false,
+            blocked: false,
+        };
+        destination.queue().resize(1024 * 1024, b'x');
+        assert_eq!(destination.flush(false), Flushed::WouldBlock);
+        assert!(destination.pending() > 0 && destination.wants_writable().is_some());
+        assert!(!destination.has_room());
+        drop(read);
+        assert_eq!(destination.flush(true), Flushed::Closed(Errno::EPIPE));
+        assert!(destination.is_closed() && destination.has_room());
+        destination.queue().extend_from_slice(b"dropped\n");
+        assert_eq!(destination.flush(false), Flushed::All);
+        assert_eq!(destination.pending(), 0);
+    }
+
+    #[test]
+    fn a_guarded_writer_writes_one_chunk_per_poll() {
+        let (read, write) = pipe();
+        let mut destination = Destination {
+            label: "test",
+            writer: Some(Writer::Plain {
+                fd: write,
+                guarded: true,
+            }),
+            queue: Vec::new(),
+            written: 0,
+            terminal: false,
+            blocked: false,
+        };
+        destination.queue().resize(10_000, b'y');
+        assert_eq!(
+            destination.flush(false),
+            Flushed::WouldBlock,
+            "not without poll's word"
+        );
+        assert_eq!(destination.pending(), 10_000);
+        assert_eq!(destination.flush(true), Flushed::WouldBlock);
+        assert_eq!(destination.pending(), 10_000 - GUARDED_CHUNK);
+        drop(read);
+    }
+}
