@@ -11,7 +11,7 @@
 //! and tinysup goes on supervising.
 
 use std::fs::OpenOptions;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 
 use nix::errno::Errno;
@@ -53,9 +53,12 @@ pub struct Destination {
     /// "stdout" or "stderr".
     pub label: &'static str,
     writer: Option<Writer>,
-    queue: Vec<u8>,
-    /// Bytes at the front of `queue` already written.
+    /// The bytes being written, from `written` on. A partial write leaves the rest where it
+    /// is: new lines go to `filling`, and the two swap when `sending` is done, so queued
+    /// bytes are never moved.
+    sending: Vec<u8>,
     written: usize,
+    filling: Vec<u8>,
     /// The file is a terminal (for `color: auto`).
     pub terminal: bool,
     /// The last flush stopped at EAGAIN: worth polling for POLLOUT.
@@ -74,7 +77,8 @@ impl Destination {
         Destination {
             label,
             writer,
-            queue: Vec::new(),
+            sending: Vec::new(),
+            filling: Vec::new(),
             written: 0,
             terminal,
             blocked: false,
@@ -83,12 +87,12 @@ impl Destination {
 
     /// The buffer to append formatted lines to (dropped at once if the destination is closed).
     pub fn queue(&mut self) -> &mut Vec<u8> {
-        &mut self.queue
+        &mut self.filling
     }
 
     /// Bytes queued and not yet written.
     pub fn pending(&self) -> usize {
-        self.queue.len() - self.written
+        self.sending.len() - self.written + self.filling.len()
     }
 
     /// Room for more: below [`HIGH_WATER`], or closed (everything is dropped anyway).
@@ -113,24 +117,29 @@ impl Destination {
     /// so (the only time a guarded writer writes).
     pub fn flush(&mut self, writable: bool) -> Flushed {
         let Some(writer) = &self.writer else {
-            self.queue.clear();
-            self.written = 0;
+            self.discard();
             return Flushed::All;
         };
         let mut guarded_turn = writable;
         let result = loop {
-            let rest = &self.queue[self.written..];
-            if rest.is_empty() {
-                break Flushed::All;
+            if self.written == self.sending.len() {
+                self.sending.clear();
+                self.written = 0;
+                std::mem::swap(&mut self.sending, &mut self.filling);
+                if self.sending.is_empty() {
+                    break Flushed::All;
+                }
             }
+            let rest = &self.sending[self.written..];
             let attempt = match writer {
-                Writer::Private(fd) => nix::unistd::write(fd, rest),
+                Writer::Private(fd) | Writer::Plain { fd, guarded: false } => {
+                    nix::unistd::write(fd, rest)
+                }
                 Writer::Socket(fd) => send(
-                    std::os::fd::AsRawFd::as_raw_fd(fd),
+                    fd.as_raw_fd(),
                     rest,
                     MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
                 ),
-                Writer::Plain { fd, guarded: false } => nix::unistd::write(fd, rest),
                 Writer::Plain { fd, guarded: true } => {
                     if !guarded_turn {
                         break Flushed::WouldBlock;
@@ -147,24 +156,18 @@ impl Destination {
             }
         };
         self.blocked = result == Flushed::WouldBlock;
-        match result {
-            Flushed::Closed(_) => {
-                self.writer = None;
-                self.queue = Vec::new();
-                self.written = 0;
-            }
-            _ if self.written == self.queue.len() => {
-                self.queue.clear();
-                self.written = 0;
-            }
-            // Keep the queue from creeping: drop what is written once it is most of it.
-            _ if self.written > self.queue.len() / 2 => {
-                self.queue.drain(..self.written);
-                self.written = 0;
-            }
-            _ => {}
+        if let Flushed::Closed(_) = result {
+            self.writer = None;
+            self.discard();
         }
         result
+    }
+
+    /// Drops everything queued (the destination is closed).
+    fn discard(&mut self) {
+        self.sending = Vec::new();
+        self.filling = Vec::new();
+        self.written = 0;
     }
 }
 
@@ -219,7 +222,8 @@ mod tests {
                 fd: write,
                 guarded: false,
             }),
-            queue: Vec::new(),
+            sending: Vec::new(),
+            filling: Vec::new(),
             written: 0,
             terminal: false,
             blocked: false,
@@ -244,7 +248,8 @@ mod tests {
         let mut destination = Destination {
             label: "test",
             writer: Some(Writer::Private(write)),
-            queue: Vec::new(),
+            sending: Vec::new(),
+            filling: Vec::new(),
             written: 0,
             terminal: false,
             blocked: false,
@@ -270,7 +275,8 @@ mod tests {
                 fd: write,
                 guarded: true,
             }),
-            queue: Vec::new(),
+            sending: Vec::new(),
+            filling: Vec::new(),
             written: 0,
             terminal: false,
             blocked: false,
