@@ -7,8 +7,8 @@ use std::sync::mpsc::channel;
 use std::thread;
 
 use crate::util::{
-    Exit, Stream, TIMEOUT, children, descendants, fixture, kill, stat_field, tinysup, tinysup_path,
-    wait_until, zombies_under,
+    Exit, KillOnDrop, Stream, TIMEOUT, children, clean_command, descendants, fixture, kill,
+    stat_field, tinysup, tinysup_path, wait_until, zombies_under,
 };
 
 fn sh(script: &str) -> Vec<String> {
@@ -482,13 +482,13 @@ fn negative_the_reaping_check_fails_when_nothing_reaps() {
         .spawn()
         .unwrap();
     let unshare = child.id() as i32;
-    let mut pid1 = 0;
+    // Killing unshare kills its child (--kill-child), and with PID 1 the whole namespace.
+    let cleanup = KillOnDrop(vec![unshare]);
     wait_until("zombies appear under a PID 1 that does not reap", || {
-        pid1 = children(unshare).first().copied().unwrap_or(0);
+        let pid1 = children(unshare).first().copied().unwrap_or(0);
         pid1 != 0 && zombies_under(pid1).len() >= 5
     });
-    kill(pid1, libc::SIGKILL);
-    kill(unshare, libc::SIGKILL);
+    drop(cleanup);
     let _ = child.wait();
 }
 
@@ -562,7 +562,7 @@ fn usage_errors_exit_2() {
 fn p_sets_the_parent_death_signal() {
     // sh starts tinysup in the background, then becomes `sleep`: killing it orphans tinysup,
     // which must then get SIGTERM and stop its program with it.
-    let mut parent = Command::new("sh")
+    let mut parent = clean_command("sh")
         .args([
             "-c",
             "\"$0\" -p SIGTERM -- \"$1\" & exec sleep 1000",
@@ -572,6 +572,8 @@ fn p_sets_the_parent_death_signal() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // Whatever happens, nothing outlives the test (the parent's group holds them all).
+    let mut cleanup = KillOnDrop(vec![parent.id() as i32]);
     let (sender, lines) = channel();
     let stdout = parent.stdout.take().unwrap();
     thread::spawn(move || {
@@ -588,11 +590,8 @@ fn p_sets_the_parent_death_signal() {
         }
     };
     next("ready");
-    let tinysup_and_program = descendants(parent.id() as i32);
+    cleanup.0.extend(descendants(parent.id() as i32));
     kill(parent.id() as i32, libc::SIGKILL);
     let _ = parent.wait();
     next("got TERM");
-    for pid in tinysup_and_program {
-        kill(pid, libc::SIGKILL);
-    }
 }

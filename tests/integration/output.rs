@@ -74,7 +74,7 @@ fn raw_is_untouched_and_null_is_discarded() {
         "quiet": {"command": sh("echo nobody sees this; echo nor this >&2"), "type": "oneshot", "output": "null", "depends_on": ["raw"]}
     }});
     // Byte for byte: read tinysup's output directly, not line by line.
-    let out = std::process::Command::new(crate::util::tinysup_path())
+    let out = crate::util::clean_command(crate::util::tinysup_path())
         .env("TINYSUP_CONFIG_JSON", config.to_string())
         .env("TINYSUP_LOG", "off")
         .output()
@@ -131,7 +131,7 @@ fn color_always_never_and_auto() {
     // On a terminal, auto colours. (Run directly: a tinysup in between would rightly keep
     // its TINYSUP_* variables from the inner one, so the configuration is a file.)
     let file = crate::util::TempFile::new("color.json", &config("auto").to_string());
-    let out = std::process::Command::new("python3")
+    let out = crate::util::clean_command("python3")
         .args([
             &crate::util::fixture("pty_run.py"),
             "never-printed",

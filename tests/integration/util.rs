@@ -86,6 +86,34 @@ pub fn pid_namespaces_available() -> bool {
     }
 }
 
+/// A command for `program` with none of the test's own `TINYSUP_*` and `TINI_*` variables
+/// (CI sets `TINYSUP_TEST_BIN`; tinysup rightly rejects variables it does not know).
+pub fn clean_command(program: &str) -> Command {
+    let mut command = Command::new(program);
+    without_tinysup_variables(&mut command);
+    command
+}
+
+fn without_tinysup_variables(command: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let bytes = key.as_encoded_bytes();
+        if bytes.starts_with(b"TINYSUP_") || bytes.starts_with(b"TINI_") {
+            command.env_remove(key);
+        }
+    }
+}
+
+/// Kills these processes when dropped: cleanup that also happens when a test fails.
+pub struct KillOnDrop(pub Vec<i32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
 /// A tinysup command line being prepared.
 pub struct Tinysup {
     args: Vec<OsString>,
@@ -176,11 +204,7 @@ impl Tinysup {
             Mode::Subreaper => Command::new(tinysup_path()),
         };
         command.args(&self.args);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TINYSUP_") || key.starts_with("TINI_") {
-                command.env_remove(key);
-            }
-        }
+        without_tinysup_variables(&mut command);
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.current_dir {
             command.current_dir(dir);
