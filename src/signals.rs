@@ -3,16 +3,17 @@
 //! and the signal state tinysup was started with ([`InheritedSignals`]), which every program
 //! gets back before `exec`.
 //!
-//! Handlers only record: they set a flag for their signal and write one byte to a self-pipe
-//! (registered with signal-hook's registry). The event loop drains the pipe first, then
-//! acts. Nothing here decides what to do about a
+//! The handler only records: it sets a flag for its signal and writes one byte to a
+//! self-pipe. The event loop drains the pipe first, then acts. (It is installed with one
+//! `sigaction` per signal rather than through signal-hook: its registry copies its table for
+//! each of the ~60 signals, which tripled tinysup's start-up time, and its iterator drains
+//! the pipe until empty, which a sustained signal storm never allows.) Nothing here decides what to do about a
 //! signal beyond its classification.
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -155,13 +156,15 @@ fn caught_signals() -> Vec<i32> {
         .collect()
 }
 
+/// What the signal handler records, in statics: a handler cannot be handed anything else.
 /// One flag per signal number (1..=64), set by the handler, cleared by [`SignalPipe::drain`].
-struct Arrived {
-    flags: [AtomicBool; 65],
-    /// The write end of the self-pipe (non-blocking): one byte per signal wakes the loop.
-    wake: OwnedFd,
-    own_pid: i32,
-}
+static ARRIVED: [AtomicBool; 65] = [const { AtomicBool::new(false) }; 65];
+/// The write end of the self-pipe (non-blocking): one byte per signal wakes the loop.
+static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// tinysup's own pid, to tell the SIGPIPEs it causes itself.
+static OWN_PID: AtomicI32 = AtomicI32::new(0);
+/// Set once [`SignalPipe::install`] has run: there is one self-pipe per process.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// How many bytes one [`SignalPipe::drain`] takes from the self-pipe at most. The pipe need
 /// not be emptied: bytes left behind only wake the loop once more. A bounded read keeps a
@@ -172,35 +175,29 @@ const DRAIN_CHUNK: usize = 512;
 /// The self-pipe signals arrive on: poll [`SignalPipe::fd`], then call [`SignalPipe::drain`].
 pub struct SignalPipe {
     read: OwnedFd,
-    arrived: Arc<Arrived>,
+    /// Kept open for the handler, which writes to it by number ([`WAKE_FD`]).
+    _wake: OwnedFd,
 }
 
 impl SignalPipe {
-    /// Ignores TTIN and TTOU, registers a handler for every other catchable signal and unblocks them all (a parent may have started tinysup with
-    /// signals blocked; programs get that mask back from [`InheritedSignals`]). Must run
-    /// before the first spawn.
+    /// Ignores TTIN and TTOU, installs the handler for every other catchable signal, and
+    /// unblocks them all (a parent may have started tinysup with signals blocked; programs
+    /// get that mask back from [`InheritedSignals`]). Must run before the first spawn, once.
     pub fn install() -> io::Result<SignalPipe> {
+        if INSTALLED.swap(true, Ordering::AcqRel) {
+            return Err(io::Error::other("the signal pipe is already installed"));
+        }
         for signal in IGNORED {
             set_disposition(signal.0, libc::SIG_IGN)?;
         }
         let (read, wake) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-        let arrived = Arc::new(Arrived {
-            flags: std::array::from_fn(|_| AtomicBool::new(false)),
-            wake,
-            own_pid: std::process::id() as i32,
-        });
+        WAKE_FD.store(wake.as_raw_fd(), Ordering::Release);
+        OWN_PID.store(std::process::id() as i32, Ordering::Release);
         for number in caught_signals() {
-            let arrived = Arc::clone(&arrived);
-            let record = move |info: &libc::siginfo_t| arrived.record(number, info);
-            // SAFETY: `record` is async-signal-safe: it reads the siginfo, stores an atomic
-            // flag and makes one write(2); it allocates nothing and takes no lock.
-            #[allow(unsafe_code)]
-            unsafe {
-                signal_hook_registry::register_sigaction(number, record)?;
-            }
+            install_handler(number)?;
         }
         set_mask(&empty_sigset()?)?;
-        Ok(SignalPipe { read, arrived })
+        Ok(SignalPipe { read, _wake: wake })
     }
 
     /// The read end of the self-pipe, for poll.
@@ -214,29 +211,58 @@ impl SignalPipe {
         let mut chunk = [0u8; DRAIN_CHUNK];
         // Errors (EAGAIN: empty) do not matter: the flags are the record.
         let _ = nix::unistd::read(&self.read, &mut chunk);
-        let flags = &self.arrived.flags;
-        (1..flags.len())
-            .filter(|&n| flags[n].swap(false, Ordering::AcqRel))
+        (1..ARRIVED.len())
+            .filter(|&n| ARRIVED[n].swap(false, Ordering::AcqRel))
             .map(|n| Signal(n as i32))
             .collect()
     }
 }
 
-impl Arrived {
-    /// The signal handler: record, wake, nothing else.
-    fn record(&self, number: i32, info: &libc::siginfo_t) {
-        // A SIGPIPE tinysup caused itself (by writing to a closed stdout) is a fact about
-        // tinysup's output, not a signal for the programs.
-        if number == libc::SIGPIPE && sent_by(info) == Some(self.own_pid) {
-            return;
-        }
-        if let Some(flag) = usize::try_from(number).ok().and_then(|n| self.flags.get(n)) {
-            flag.store(true, Ordering::Release);
-        }
-        // The flag is set before the byte is written and read after the byte is taken, so
-        // no signal can be missed. A full pipe (EAGAIN) will wake the loop anyway.
-        let _ = nix::unistd::write(&self.wake, b"s");
+/// Installs [`on_signal`] for `number`: with the siginfo, restarting interrupted system
+/// calls, and every signal blocked while it runs (so it never nests).
+#[allow(unsafe_code)]
+fn install_handler(number: i32) -> io::Result<()> {
+    // SAFETY: the struct is zeroed and then filled in completely (handler, flags, a full
+    // mask); `on_signal` has the SA_SIGINFO signature and is async-signal-safe.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            on_signal;
+        action.sa_sigaction = handler as libc::sighandler_t;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigfillset(&mut action.sa_mask);
+        Errno::result(libc::sigaction(number, &action, std::ptr::null_mut()))?;
     }
+    Ok(())
+}
+
+/// The signal handler: record, wake, nothing else. Async-signal-safe: atomics and write(2),
+/// no allocation, no lock, errno preserved.
+#[allow(unsafe_code)]
+extern "C" fn on_signal(
+    number: libc::c_int,
+    info: *mut libc::siginfo_t,
+    _context: *mut libc::c_void,
+) {
+    // SAFETY: for an SA_SIGINFO handler the kernel passes a valid siginfo_t (or null).
+    let info = unsafe { info.as_ref() };
+    // A SIGPIPE tinysup caused itself (by writing to a closed stdout) is a fact about
+    // tinysup's output, not a signal for the programs.
+    let own_pid = OWN_PID.load(Ordering::Relaxed);
+    if number == libc::SIGPIPE && info.is_some_and(|info| sent_by(info) == Some(own_pid)) {
+        return;
+    }
+    if let Some(flag) = usize::try_from(number).ok().and_then(|n| ARRIVED.get(n)) {
+        flag.store(true, Ordering::Release);
+    }
+    // The flag is set before the byte is written and read after the byte is taken, so no
+    // signal can be missed. A full pipe (EAGAIN) will wake the loop anyway.
+    let saved = Errno::last_raw();
+    // SAFETY: write(2) of one byte from a static, to a descriptor this process owns.
+    unsafe {
+        libc::write(WAKE_FD.load(Ordering::Relaxed), b"s".as_ptr().cast(), 1);
+    }
+    Errno::set_raw(saved);
 }
 
 /// The pid that sent a signal with kill(2), if that is how it came. The kernel reports a
