@@ -4,10 +4,10 @@
 //! pipe, a destination that can take more) or the earliest deadline passes (none: wait
 //! forever), then, in this fixed order:
 //!
-//! 1. drain the signal self-pipe and hand each signal to the supervisor;
+//! 1. if the signal self-pipe is readable, drain it and hand each signal to the supervisor;
 //! 2. read the programs' output that is ready (before reaping, so a program's last lines
 //!    come before the message that it exited);
-//! 3. reap every ended child (the reaper is the only caller of `waitpid`);
+//! 3. after a SIGCHLD, reap every ended child (the reaper is the only caller of `waitpid`);
 //! 4. let the supervisor act on time passing (deadlines, starts, shutdown);
 //! 5. release partial lines that waited long enough, queue tinysup's own messages, and
 //!    write what can be written without blocking.
@@ -24,7 +24,7 @@ use nix::sys::time::TimeSpec;
 use crate::logger;
 use crate::output::{Hub, Token};
 use crate::reaper;
-use crate::signals::SignalPipe;
+use crate::signals::{Disposition, SignalPipe, classify};
 use crate::supervisor::Supervisor;
 
 /// The final output flush waits at least this long for a slow reader (more if the shutdown
@@ -43,14 +43,20 @@ pub fn run(supervisor: &mut Supervisor, signals: &mut SignalPipe, hub: &mut Hub)
             .min();
         let ready = wait(signals, hub, deadline);
         let now = Instant::now();
-        for signal in signals.drain() {
-            supervisor.signal_received(signal, now);
+        let mut child_ended = false;
+        if ready.signals {
+            for signal in signals.drain() {
+                child_ended |= classify(signal) == Disposition::Reap;
+                supervisor.signal_received(signal, now);
+            }
         }
-        for token in ready {
+        for token in ready.output {
             hub.ready(token, now);
         }
-        let children = reaper::reap(|pid, status| supervisor.reaped(pid, status, now));
-        supervisor.children_left(children);
+        if child_ended || supervisor.wants_reap() {
+            let children = reaper::reap(|pid, status| supervisor.reaped(pid, status, now));
+            supervisor.children_left(children);
+        }
         supervisor.step(now);
         hub.tick(now);
         hub.log(logger::take());
@@ -64,9 +70,17 @@ pub fn run(supervisor: &mut Supervisor, signals: &mut SignalPipe, hub: &mut Hub)
     hub.finish(flush_deadline, logger::take);
 }
 
+/// What poll found ready.
+struct Ready {
+    /// The signal pipe has bytes: signals arrived.
+    signals: bool,
+    /// The hub's descriptors that are ready.
+    output: Vec<Token>,
+}
+
 /// Blocks until the signal pipe or one of the hub's descriptors is ready, or `deadline`
-/// passes; returns the hub's ready descriptors.
-fn wait(signals: &SignalPipe, hub: &Hub, deadline: Option<Instant>) -> Vec<Token> {
+/// passes.
+fn wait(signals: &SignalPipe, hub: &Hub, deadline: Option<Instant>) -> Ready {
     let timeout =
         deadline.map(|at| TimeSpec::from_duration(at.saturating_duration_since(Instant::now())));
     let interest = hub.interest();
@@ -81,10 +95,14 @@ fn wait(signals: &SignalPipe, hub: &Hub, deadline: Option<Instant>) -> Vec<Token
         Ok(_) | Err(Errno::EINTR) => {}
         Err(error) => log::error!("poll failed: {}", error.desc()),
     }
-    fds[1..]
-        .iter()
-        .zip(&interest)
-        .filter(|(fd, _)| fd.revents().is_some_and(|r| !r.is_empty()))
-        .map(|(_, (_, _, token))| *token)
-        .collect()
+    let is_ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+    Ready {
+        signals: is_ready(&fds[0]),
+        output: fds[1..]
+            .iter()
+            .zip(&interest)
+            .filter(|(fd, _)| is_ready(fd))
+            .map(|(_, (_, _, token))| *token)
+            .collect(),
+    }
 }

@@ -209,6 +209,12 @@ impl Supervisor {
         }
     }
 
+    /// True when the supervisor needs to know whether any child is left (the sweep has just
+    /// begun), even without a SIGCHLD.
+    pub fn wants_reap(&self) -> bool {
+        matches!(self.phase, Phase::Sweeping { checked: false, .. })
+    }
+
     /// What the last reap found: whether any child is left.
     pub fn children_left(&mut self, children: Children) {
         if let Phase::Sweeping { checked, .. } = &mut self.phase {
