@@ -213,21 +213,25 @@ mod tests {
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
     }
 
+    fn destination(writer: Writer) -> Destination {
+        Destination {
+            label: "test",
+            writer: Some(writer),
+            sending: Vec::new(),
+            written: 0,
+            filling: Vec::new(),
+            terminal: false,
+            blocked: false,
+        }
+    }
+
     #[test]
     fn writes_everything_then_reports_all() {
         let (read, write) = pipe();
-        let mut destination = Destination {
-            label: "test",
-            writer: Some(Writer::Plain {
-                fd: write,
-                guarded: false,
-            }),
-            sending: Vec::new(),
-            filling: Vec::new(),
-            written: 0,
-            terminal: false,
-            blocked: false,
-        };
+        let mut destination = destination(Writer::Plain {
+            fd: write,
+            guarded: false,
+        });
         destination.queue().extend_from_slice(b"one\ntwo\n");
         assert_eq!(destination.flush(false), Flushed::All);
         assert_eq!(destination.pending(), 0);
@@ -245,15 +249,7 @@ mod tests {
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         )
         .unwrap();
-        let mut destination = Destination {
-            label: "test",
-            writer: Some(Writer::Private(write)),
-            sending: Vec::new(),
-            filling: Vec::new(),
-            written: 0,
-            terminal: false,
-            blocked: false,
-        };
+        let mut destination = destination(Writer::Private(write));
         destination.queue().resize(1024 * 1024, b'x');
         assert_eq!(destination.flush(false), Flushed::WouldBlock);
         assert!(destination.pending() > 0 && destination.wants_writable().is_some());
@@ -269,18 +265,10 @@ mod tests {
     #[test]
     fn a_guarded_writer_writes_one_chunk_per_poll() {
         let (read, write) = pipe();
-        let mut destination = Destination {
-            label: "test",
-            writer: Some(Writer::Plain {
-                fd: write,
-                guarded: true,
-            }),
-            sending: Vec::new(),
-            filling: Vec::new(),
-            written: 0,
-            terminal: false,
-            blocked: false,
-        };
+        let mut destination = destination(Writer::Plain {
+            fd: write,
+            guarded: true,
+        });
         destination.queue().resize(10_000, b'y');
         assert_eq!(
             destination.flush(false),

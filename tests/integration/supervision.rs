@@ -13,6 +13,11 @@ fn with_config(config: Value) -> Tinysup {
     tinysup(Vec::<String>::new()).env("TINYSUP_CONFIG_JSON", &config.to_string())
 }
 
+/// Sets traps.sh to ignore SIGTERM (it prints "got TERM" and goes on) and trap only HUP.
+fn ignoring_term(tinysup: Tinysup) -> Tinysup {
+    tinysup.env("IGNORE_TERM", "1").env("TRAPS", "HUP")
+}
+
 /// `sh -c SCRIPT` as an argv array.
 fn sh(script: &str) -> Value {
     json!(["sh", "-c", script])
@@ -287,11 +292,7 @@ fn the_command_line_program_beside_configured_ones() {
 #[test]
 fn a_program_ignoring_sigterm_is_killed_at_its_stop_timeout() {
     let config = json!({"programs": {"stubborn": {"command": [fixture("traps.sh")], "stop_timeout": "300ms"}}});
-    let Some(mut run) = with_config(config)
-        .env("IGNORE_TERM", "1")
-        .env("TRAPS", "HUP")
-        .pid1()
-    else {
+    let Some(mut run) = ignoring_term(with_config(config)).pid1() else {
         return;
     };
     run.expect("ready");
@@ -311,10 +312,7 @@ fn shutdown_timeout_bounds_the_whole_shutdown() {
         "a": {"command": [fixture("traps.sh")], "stop_timeout": 60},
         "b": {"command": [fixture("traps.sh")], "stop_timeout": 60, "depends_on": ["a"]}
     }});
-    let run = with_config(config)
-        .env("IGNORE_TERM", "1")
-        .env("TRAPS", "HUP")
-        .env("TINYSUP_SHUTDOWN_TIMEOUT", "0.4");
+    let run = ignoring_term(with_config(config)).env("TINYSUP_SHUTDOWN_TIMEOUT", "0.4");
     let Some(mut run) = run.pid1() else { return };
     run.expect("ready");
     run.expect("ready");
@@ -330,11 +328,7 @@ fn shutdown_timeout_bounds_the_whole_shutdown() {
 fn a_second_term_forces_the_shutdown() {
     let config =
         json!({"programs": {"stubborn": {"command": [fixture("traps.sh")], "stop_timeout": 60}}});
-    let Some(mut run) = with_config(config)
-        .env("IGNORE_TERM", "1")
-        .env("TRAPS", "HUP")
-        .pid1()
-    else {
+    let Some(mut run) = ignoring_term(with_config(config)).pid1() else {
         return;
     };
     run.expect("ready");
@@ -351,11 +345,7 @@ fn a_second_term_forces_the_shutdown() {
 #[test]
 fn with_the_defaults_a_stubborn_program_is_killed_inside_dockers_grace() {
     let config = json!({"programs": {"stubborn": {"command": [fixture("traps.sh")]}}});
-    let Some(mut run) = with_config(config)
-        .env("IGNORE_TERM", "1")
-        .env("TRAPS", "HUP")
-        .pid1()
-    else {
+    let Some(mut run) = ignoring_term(with_config(config)).pid1() else {
         return;
     };
     run.expect("ready");
