@@ -43,7 +43,12 @@ enum Phase {
     Running,
     /// Programs are stopped in reverse dependency order with `signal` (or their own stop
     /// signal); at `deadline` everything left is SIGKILLed.
-    ShuttingDown { signal: Signal, deadline: Instant },
+    ShuttingDown {
+        signal: Signal,
+        /// `None` once passed and acted on: a deadline is acted on once, and a passed one
+        /// must not keep the loop from sleeping.
+        deadline: Option<Instant>,
+    },
     /// PID 1 only: leftovers got SIGTERM (then SIGKILL once `killed`); finished at
     /// `deadline` or when no child is left. `checked`: children were counted since.
     Sweeping {
@@ -125,11 +130,6 @@ impl Supervisor {
         }
     }
 
-    /// The programs, in start order.
-    pub fn programs(&self) -> &[Supervised] {
-        &self.programs
-    }
-
     /// The outcome so far; final once [`Supervisor::is_done`].
     pub fn outcome(&self) -> &Outcome {
         &self.outcome
@@ -154,7 +154,7 @@ impl Supervisor {
     pub fn next_deadline(&self) -> Option<Instant> {
         let phase = match self.phase {
             Phase::Running | Phase::Done => None,
-            Phase::ShuttingDown { deadline, .. } => Some(deadline),
+            Phase::ShuttingDown { deadline, .. } => deadline,
             // Not yet checked: step again at once, after a reap.
             Phase::Sweeping { checked: false, .. } => Some(Instant::now()),
             Phase::Sweeping { deadline, .. } => Some(deadline),
@@ -247,7 +247,11 @@ impl Supervisor {
             self.begin_shutdown(Signal::TERM, now);
         }
         if let Phase::ShuttingDown { signal, deadline } = self.phase {
-            if now >= deadline {
+            if deadline.is_some_and(|at| now >= at) {
+                self.phase = Phase::ShuttingDown {
+                    signal,
+                    deadline: None,
+                };
                 log::warn!(
                     "shutdown_timeout ({}) passed: killing what is left",
                     duration::format(self.shutdown_timeout)
@@ -306,7 +310,10 @@ impl Supervisor {
     fn begin_shutdown(&mut self, signal: Signal, now: Instant) {
         let deadline = now + self.shutdown_timeout;
         self.shutdown_deadline = Some(deadline);
-        self.phase = Phase::ShuttingDown { signal, deadline };
+        self.phase = Phase::ShuttingDown {
+            signal,
+            deadline: Some(deadline),
+        };
         // Pending restarts are cancelled at once; running programs wait for their dependents.
         for i in 0..self.programs.len() {
             if matches!(self.programs[i].machine.state(), State::Backoff { .. }) {
@@ -529,5 +536,45 @@ impl Supervisor {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProgramSpec;
+    use crate::signals::InheritedSignals;
+
+    /// A supervisor of one real `sleep` that does not get to stop on its own (a long
+    /// stop_timeout), with `shutdown_timeout` zero.
+    fn supervising_sleep() -> (Supervisor, Instant) {
+        let mut spec = ProgramSpec::new("sleeper", vec!["/bin/sleep".into(), "30".into()]);
+        spec.stop_timeout = Duration::from_secs(60);
+        let mut config = Config::new(vec![spec]);
+        config.shutdown_timeout = Duration::ZERO;
+        let spawner = Spawner::new(std::iter::empty(), InheritedSignals::capture().unwrap());
+        let outputs = vec![(ChildOutput::Null, ChildOutput::Null)];
+        let mut supervisor = Supervisor::new(config, outputs, spawner, Options::default());
+        let now = Instant::now();
+        supervisor.step(now);
+        (supervisor, now)
+    }
+
+    #[test]
+    fn a_passed_shutdown_deadline_is_acted_on_once() {
+        let (mut supervisor, now) = supervising_sleep();
+        let pid = supervisor.programs[0].machine.pid().expect("started");
+        supervisor.signal_received(Signal::TERM, now);
+        // The deadline is now: everything left gets SIGKILL...
+        supervisor.step(now);
+        assert_eq!(
+            supervisor.programs[0].machine.state(),
+            State::Stopping { pid, kill_at: None }
+        );
+        // ...and the passed deadline no longer wakes the loop (it would spin until the
+        // process is reaped: forever for one stuck in uninterruptible sleep).
+        assert_eq!(supervisor.next_deadline(), None);
+        // Reap it (this test process is its parent).
+        let _ = nix::sys::wait::waitpid(pid, None);
     }
 }
