@@ -117,14 +117,6 @@ pub fn take() -> Vec<Message> {
     messages
 }
 
-/// True when messages are waiting.
-pub fn has_pending() -> bool {
-    let queue = QUEUE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    !queue.messages.is_empty() || queue.dropped > 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -334,11 +334,6 @@ impl InheritedSignals {
         Ok(InheritedSignals { mask, ignored })
     }
 
-    /// True if `signal` was ignored when tinysup started.
-    pub fn is_ignored(&self, signal: Signal) -> bool {
-        self.ignored.contains(&signal.0)
-    }
-
     /// Puts back the inherited dispositions and mask. Runs in the forked child before exec:
     /// async-signal-safe, no allocation.
     pub fn restore_in_child(&self) -> io::Result<()> {
