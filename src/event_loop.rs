@@ -65,7 +65,7 @@ pub fn run(supervisor: &mut Supervisor, signals: &mut SignalPipe, hub: &mut Hub)
     let now = Instant::now();
     let flush_deadline = supervisor
         .shutdown_deadline()
-        .map_or(now, |d| d.max(now))
+        .unwrap_or(now)
         .max(now + FINAL_FLUSH);
     hub.finish(flush_deadline, logger::take);
 }

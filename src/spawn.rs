@@ -103,8 +103,12 @@ impl Spawner {
         // Checked here because in the child a missing directory fails chdir with ENOENT,
         // indistinguishable from a missing program.
         if let Some(cwd) = &spec.cwd {
-            if let Err(error) = std::fs::read_dir(cwd) {
-                let errno = Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO));
+            let problem = match std::fs::metadata(cwd) {
+                Ok(metadata) if metadata.is_dir() => None,
+                Ok(_) => Some(Errno::ENOTDIR),
+                Err(error) => Some(errno_of(&error)),
+            };
+            if let Some(errno) = problem {
                 return Err(fail(
                     errno,
                     format!("cannot change directory to {:?}", Path::new(cwd)),
