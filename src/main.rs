@@ -120,7 +120,7 @@ fn run(args: Vec<OsString>) -> i32 {
     };
 
     // 8. Supervise until done.
-    let spawner = Spawner::new(std::env::vars_os(), inherited);
+    let spawner = Spawner::new(vars.into_iter(), inherited);
     let supervisor_options = supervisor::Options {
         is_pid1,
         warn_on_reap: options.warn_on_reap,
