@@ -101,6 +101,10 @@ pub fn take() -> Vec<Message> {
     let mut queue = QUEUE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Called on every turn of the loop: nothing queued, nothing allocated.
+    if queue.messages.is_empty() && queue.dropped == 0 {
+        return Vec::new();
+    }
     let mut messages = Vec::with_capacity(queue.messages.len() + 1);
     if queue.dropped > 0 {
         let text = format!(

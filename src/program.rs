@@ -338,9 +338,7 @@ impl Program {
     }
 
     fn remember(&mut self, signal: Signal) {
-        if let Ok(bit) = u32::try_from(signal.number()) {
-            self.signals_sent |= 1u128.checked_shl(bit).unwrap_or(0);
-        }
+        self.signals_sent |= signal_bit(signal);
     }
 
     /// A run ended on its own (`was_up`: it had reached RUNNING). Decides between
@@ -382,11 +380,16 @@ impl Program {
 fn is_success(spec: &ProgramSpec, status: ExitStatus, signals_sent: u128) -> bool {
     match status {
         ExitStatus::Code(code) => spec.success_codes.contains(&code),
-        ExitStatus::Signal(signal) => u32::try_from(signal.number())
-            .ok()
-            .and_then(|bit| 1u128.checked_shl(bit))
-            .is_some_and(|mask| signals_sent & mask != 0),
+        ExitStatus::Signal(signal) => signals_sent & signal_bit(signal) != 0,
     }
+}
+
+/// `signal`'s bit in a set of signals held as a `u128` (signal numbers are 1..=64).
+fn signal_bit(signal: Signal) -> u128 {
+    u32::try_from(signal.number())
+        .ok()
+        .and_then(|n| 1u128.checked_shl(n))
+        .unwrap_or(0)
 }
 
 /// The delay before the next start after `failed_starts` consecutive failed starts:
