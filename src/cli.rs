@@ -12,7 +12,7 @@
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
-use crate::signals::Signal;
+use crate::signal::Signal;
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]

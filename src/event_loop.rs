@@ -1,10 +1,11 @@
 //! The one loop: one thread, one `poll`, no ticks.
 //!
-//! Each turn waits until a file descriptor is ready (the signal pipe, a program's output
+//! Each turn waits until a file descriptor is ready (the signalfd, a program's output
 //! pipe, a destination that can take more) or the earliest deadline passes (none: wait
 //! forever), then, in this fixed order:
 //!
-//! 1. if the signal self-pipe is readable, drain it and hand each signal to the supervisor;
+//! 1. if the signalfd is readable, take a bounded number of signals and hand each to the
+//!    supervisor;
 //! 2. read the programs' output that is ready (before reaping, so a program's last lines
 //!    come before the message that it exited);
 //! 3. after a SIGCHLD, reap every ended child (the reaper is the only caller of `waitpid`);
@@ -22,9 +23,10 @@ use nix::poll::{PollFd, PollFlags, ppoll};
 use nix::sys::time::TimeSpec;
 
 use crate::logger;
+use crate::os_signals::SignalIntake;
 use crate::output::{Hub, Token};
 use crate::reaper;
-use crate::signals::{Disposition, SignalPipe, classify};
+use crate::signal::{Disposition, classify};
 use crate::supervisor::Supervisor;
 
 /// The final output flush waits at least this long for a slow reader (more if the shutdown
@@ -32,7 +34,7 @@ use crate::supervisor::Supervisor;
 pub const FINAL_FLUSH: Duration = Duration::from_secs(1);
 
 /// Runs until the supervisor is done, then flushes the output.
-pub fn run(supervisor: &mut Supervisor, signals: &mut SignalPipe, hub: &mut Hub) {
+pub fn run(supervisor: &mut Supervisor, signals: &mut SignalIntake, hub: &mut Hub) {
     supervisor.step(Instant::now());
     hub.log(logger::take());
     hub.flush();
@@ -45,9 +47,9 @@ pub fn run(supervisor: &mut Supervisor, signals: &mut SignalPipe, hub: &mut Hub)
         let now = Instant::now();
         let mut child_ended = false;
         if ready.signals {
-            for signal in signals.drain() {
-                child_ended |= classify(signal) == Disposition::Reap;
-                supervisor.signal_received(signal, now);
+            for received in signals.take() {
+                child_ended |= classify(received.signal) == Disposition::Reap;
+                supervisor.signal_received(received.signal, now);
             }
         }
         for token in ready.output {
@@ -72,15 +74,15 @@ pub fn run(supervisor: &mut Supervisor, signals: &mut SignalPipe, hub: &mut Hub)
 
 /// What poll found ready.
 struct Ready {
-    /// The signal pipe has bytes: signals arrived.
+    /// The signalfd is readable: signals arrived.
     signals: bool,
     /// The hub's descriptors that are ready.
     output: Vec<Token>,
 }
 
-/// Blocks until the signal pipe or one of the hub's descriptors is ready, or `deadline`
+/// Blocks until the signalfd or one of the hub's descriptors is ready, or `deadline`
 /// passes.
-fn wait(signals: &SignalPipe, hub: &Hub, deadline: Option<Instant>) -> Ready {
+fn wait(signals: &SignalIntake, hub: &Hub, deadline: Option<Instant>) -> Ready {
     let timeout =
         deadline.map(|at| TimeSpec::from_duration(at.saturating_duration_since(Instant::now())));
     let interest = hub.interest();

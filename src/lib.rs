@@ -4,10 +4,10 @@
 //! Where things are:
 //! - the per-program state machine: [`program`] (pure, tested as tables);
 //! - the one loop: [`event_loop`]; what it drives: [`supervisor`];
-//! - the OS edges: [`signals`], [`reaper`] (the only `waitpid`), [`spawn`];
+//! - the OS edges: [`os_signals`] (the signalfd), [`reaper`] (the only `waitpid`), [`spawn`];
 //! - the output path: [`output`] (pipes, framing, formats, non-blocking writes);
 //! - configuration: [`cli`], [`config`] (sources, merge, validation), [`users`],
-//!   [`shell_words`], [`suggest`]; vocabulary: [`status`], [`duration`].
+//!   [`shell_words`], [`suggest`]; vocabulary: [`signal`], [`status`], [`duration`].
 //!
 //! `src/main.rs` is the entry point: a list of setup steps that ends in the loop.
 
@@ -18,11 +18,12 @@ pub mod config;
 pub mod duration;
 pub mod event_loop;
 pub mod logger;
+pub mod os_signals;
 pub mod output;
 pub mod program;
 pub mod reaper;
 pub mod shell_words;
-pub mod signals;
+pub mod signal;
 pub mod spawn;
 pub mod status;
 pub mod suggest;

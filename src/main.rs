@@ -13,8 +13,8 @@ use std::os::unix::ffi::OsStringExt;
 
 use tinysup::cli::{self, Request};
 use tinysup::config;
+use tinysup::os_signals::{InheritedSignals, SignalIntake};
 use tinysup::output::Hub;
-use tinysup::signals::{InheritedSignals, SignalPipe};
 use tinysup::spawn::Spawner;
 use tinysup::status::{self, EXIT_INTERNAL, EXIT_USAGE};
 use tinysup::supervisor::{self, Supervisor};
@@ -102,13 +102,13 @@ fn run(args: Vec<OsString>) -> i32 {
         }
     }
 
-    // 6. Signals: every handler is in place before the first spawn.
-    let mut signals = match SignalPipe::install() {
+    // 6. Signals: all blocked and read from a signalfd, from before the first spawn.
+    let mut signals = match SignalIntake::install() {
         Ok(signals) => signals,
         Err(error) => {
             return fail(
                 EXIT_INTERNAL,
-                &format!("cannot install signal handlers: {error}"),
+                &format!("cannot set up signal intake: {error}"),
             );
         }
     };
@@ -124,6 +124,7 @@ fn run(args: Vec<OsString>) -> i32 {
     let supervisor_options = supervisor::Options {
         is_pid1,
         warn_on_reap: options.warn_on_reap,
+        tini_style: loaded.tini_style,
     };
     let mut supervisor = Supervisor::new(config, outputs, spawner, supervisor_options);
     event_loop::run(&mut supervisor, &mut signals, &mut hub);

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 
 use crate::config::{Kind, ProgramSpec, Restart};
-use crate::signals::{Signal, Target};
+use crate::signal::{Signal, Target};
 use crate::status::ExitStatus;
 
 /// Where a program is. The data each state needs lives in its variant.
@@ -293,7 +293,7 @@ impl Program {
             ) => {
                 self.state = State::Stopping {
                     pid,
-                    kill_at: Some(now + spec.stop_timeout),
+                    kill_at: spec.stop_timeout.map(|timeout| now + timeout),
                 };
                 Some(self.signal(spec, pid, signal))
             }
@@ -755,7 +755,7 @@ mod tests {
     #[test]
     fn graceful_stop_then_kill_at_stop_timeout() {
         let mut spec = spec();
-        spec.stop_timeout = ms(3000);
+        spec.stop_timeout = Some(ms(3000));
         let (actions, program, t0) = run(
             &spec,
             &[

@@ -6,7 +6,7 @@
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
-use crate::signals::Signal;
+use crate::signal::Signal;
 use crate::status::ExitStatus;
 
 /// Whether tinysup still has children after a [`reap`].

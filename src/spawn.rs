@@ -18,7 +18,7 @@ use nix::unistd::{Pid, getpgrp, isatty, setpgid, tcgetpgrp, tcsetpgrp};
 
 use crate::config::ProgramSpec;
 use crate::config::sources::is_tinysup_variable;
-use crate::signals::InheritedSignals;
+use crate::os_signals::InheritedSignals;
 use crate::status::{EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, ExitStatus};
 use crate::users::Credentials;
 

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::signals::Signal;
+use crate::signal::Signal;
 
 /// Exit code for a configuration or usage error: nothing was started.
 pub const EXIT_USAGE: i32 = 2;

@@ -17,9 +17,10 @@ use nix::unistd::Pid;
 
 use crate::config::{Config, Kind, ProgramSpec};
 use crate::duration;
+use crate::os_signals;
 use crate::program::{Action, Event, Program, State};
 use crate::reaper::Children;
-use crate::signals::{self, Disposition, Signal, Target, classify};
+use crate::signal::{Disposition, Signal, classify};
 use crate::spawn::{ChildOutput, Spawner};
 use crate::status::{ExitStatus, Outcome};
 
@@ -67,6 +68,9 @@ pub struct Options {
     pub is_pid1: bool,
     /// tini's `-w`: warn about every orphan reaped.
     pub warn_on_reap: bool,
+    /// Only the command line's program runs (tini's mode): a second TERM or INT is
+    /// forwarded like the first instead of forcing the shutdown, as tini does.
+    pub tini_style: bool,
 }
 
 pub struct Supervisor {
@@ -79,8 +83,8 @@ pub struct Supervisor {
     phase: Phase,
     outcome: Outcome,
     spawner: Spawner,
-    shutdown_timeout: Duration,
-    /// When the shutdown began, plus `shutdown_timeout`.
+    shutdown_timeout: Option<Duration>,
+    /// When the shutdown began, plus `shutdown_timeout` (if bounded).
     shutdown_deadline: Option<Instant>,
     options: Options,
 }
@@ -169,7 +173,7 @@ impl Supervisor {
     /// A signal tinysup received.
     pub fn signal_received(&mut self, signal: Signal, now: Instant) {
         match classify(signal) {
-            Disposition::Reap => {}
+            Disposition::Reap | Disposition::Ignore => {}
             Disposition::Forward => {
                 log::debug!("received {signal}: forwarding it");
                 for i in 0..self.programs.len() {
@@ -182,6 +186,12 @@ impl Supervisor {
                     Phase::Running => {
                         log::info!("received {signal}: shutting down");
                         self.begin_shutdown(signal, now);
+                    }
+                    Phase::ShuttingDown { .. } if self.options.tini_style => {
+                        log::debug!("received {signal} again: forwarding it");
+                        for i in 0..self.programs.len() {
+                            self.apply(i, Event::ForwardWanted { signal }, now);
+                        }
                     }
                     Phase::ShuttingDown { .. } => {
                         log::warn!("received {signal} again: killing everything now");
@@ -254,7 +264,7 @@ impl Supervisor {
                 };
                 log::warn!(
                     "shutdown_timeout ({}) passed: killing what is left",
-                    duration::format(self.shutdown_timeout)
+                    duration::format(self.shutdown_timeout.unwrap_or_default())
                 );
                 self.kill_all(now);
             }
@@ -308,12 +318,9 @@ impl Supervisor {
     }
 
     fn begin_shutdown(&mut self, signal: Signal, now: Instant) {
-        let deadline = now + self.shutdown_timeout;
-        self.shutdown_deadline = Some(deadline);
-        self.phase = Phase::ShuttingDown {
-            signal,
-            deadline: Some(deadline),
-        };
+        let deadline = self.shutdown_timeout.map(|timeout| now + timeout);
+        self.shutdown_deadline = deadline;
+        self.phase = Phase::ShuttingDown { signal, deadline };
         // Pending restarts are cancelled at once; running programs wait for their dependents.
         for i in 0..self.programs.len() {
             if matches!(self.programs[i].machine.state(), State::Backoff { .. }) {
@@ -366,7 +373,7 @@ impl Supervisor {
             self.phase = Phase::Done;
             return;
         }
-        match signals::send(Target::Everyone, Signal::TERM) {
+        match os_signals::send_to_everyone(Signal::TERM) {
             Ok(()) => log::debug!("sweep: sent SIGTERM to every process left"),
             Err(Errno::ESRCH) => log::debug!("sweep: no process left"),
             Err(error) => log::warn!("sweep: cannot signal the processes left: {}", error.desc()),
@@ -379,7 +386,7 @@ impl Supervisor {
     }
 
     fn sweep_kill(&mut self, now: Instant) {
-        if let Err(error) = signals::send(Target::Everyone, Signal::KILL) {
+        if let Err(error) = os_signals::send_to_everyone(Signal::KILL) {
             if error != Errno::ESRCH {
                 log::warn!("sweep: cannot SIGKILL the processes left: {}", error.desc());
             }
@@ -406,7 +413,7 @@ impl Supervisor {
             Some(Action::Spawn) => self.spawn(i, now),
             Some(Action::Signal { target, signal }) => {
                 // ESRCH: it died already; the reaper will report it.
-                if let Err(error) = signals::send(target, signal) {
+                if let Err(error) = os_signals::send(target, signal) {
                     if error != Errno::ESRCH {
                         log::warn!(
                             "{}: cannot send {signal}: {}",
@@ -520,7 +527,7 @@ impl Supervisor {
             (Event::DeadlinePassed, State::Stopping { kill_at: None, .. }) if before != after => {
                 log::warn!(
                     "{name}: still running {} after its stop signal: SIGKILL",
-                    duration::format(program.spec.stop_timeout)
+                    duration::format(program.spec.stop_timeout.unwrap_or_default())
                 )
             }
             (Event::StopWanted { .. }, State::Stopped)
@@ -543,15 +550,15 @@ impl Supervisor {
 mod tests {
     use super::*;
     use crate::config::ProgramSpec;
-    use crate::signals::InheritedSignals;
+    use crate::os_signals::InheritedSignals;
 
     /// A supervisor of one real `sleep` that does not get to stop on its own (a long
     /// stop_timeout), with `shutdown_timeout` zero.
     fn supervising_sleep() -> (Supervisor, Instant) {
         let mut spec = ProgramSpec::new("sleeper", vec!["/bin/sleep".into(), "30".into()]);
-        spec.stop_timeout = Duration::from_secs(60);
+        spec.stop_timeout = Some(Duration::from_secs(60));
         let mut config = Config::new(vec![spec]);
-        config.shutdown_timeout = Duration::ZERO;
+        config.shutdown_timeout = Some(Duration::ZERO);
         let spawner = Spawner::new(std::iter::empty(), InheritedSignals::capture().unwrap());
         let outputs = vec![(ChildOutput::Null, ChildOutput::Null)];
         let mut supervisor = Supervisor::new(config, outputs, spawner, Options::default());

@@ -21,7 +21,7 @@ pub use layers::{ConfigError, Source};
 
 use std::path::Path;
 
-use crate::signals::Signal;
+use crate::signal::Signal;
 use crate::users::Credentials;
 use crate::{cli, logger};
 
@@ -143,7 +143,9 @@ pub struct ProgramSpec {
     pub depends_on: Vec<String>,
     /// `None`: the signal that started the shutdown (TERM or INT), as tini forwards it.
     pub stop_signal: Option<Signal>,
-    pub stop_timeout: Duration,
+    /// After the stop signal, SIGKILL this much later; `None`: never (the tini-style
+    /// program's default, where the orchestrator owns the grace period).
+    pub stop_timeout: Option<Duration>,
     pub signal_group: bool,
     pub output: OutputMode,
     /// Inherit tinysup's stdin and take the terminal's foreground (the tini-style program);
@@ -184,24 +186,27 @@ impl ProgramSpec {
             essential: false,
             depends_on: Vec::new(),
             stop_signal: Some(Signal::TERM),
-            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            stop_timeout: Some(DEFAULT_STOP_TIMEOUT),
             signal_group: true,
             output: OutputMode::Prefix,
             inherit_stdin: false,
         }
     }
 
-    /// The tini-style program "main" given as `-- CMD`: essential, never restarted, stdin
-    /// inherited, stopped with the signal tinysup received, signals to the process only
-    /// unless `-g` (tini's defaults).
-    pub fn main_program(command: Vec<OsString>, signal_group: bool) -> ProgramSpec {
+    /// The program "main" given as `-- CMD`: essential, never restarted, stdin inherited,
+    /// stopped with the signal tinysup received, signals to the process only unless `-g`
+    /// (tini's defaults). `alone` (the tini-style mode, no other program): no SIGKILL
+    /// escalation, as with tini, since `docker stop -t` or the kubelet owns the grace period.
+    pub fn main_program(command: Vec<OsString>, signal_group: bool, alone: bool) -> ProgramSpec {
+        let defaults = ProgramSpec::new(MAIN_PROGRAM, command);
         ProgramSpec {
             restart: Restart::No,
             essential: true,
             stop_signal: None,
+            stop_timeout: if alone { None } else { defaults.stop_timeout },
             signal_group,
             inherit_stdin: true,
-            ..ProgramSpec::new(MAIN_PROGRAM, command)
+            ..defaults
         }
     }
 }
@@ -214,7 +219,8 @@ pub const MAIN_PROGRAM: &str = "main";
 pub struct Config {
     /// In start order: dependency order, ties in the order written.
     pub programs: Vec<ProgramSpec>,
-    pub shutdown_timeout: Duration,
+    /// Bounds the whole shutdown; `None`: no bound (the tini-style default).
+    pub shutdown_timeout: Option<Duration>,
     /// The global default `output` (each program has its own resolved value).
     pub output: OutputMode,
     pub timestamps: bool,
@@ -226,7 +232,7 @@ impl Config {
     pub fn new(programs: Vec<ProgramSpec>) -> Config {
         Config {
             programs,
-            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            shutdown_timeout: Some(DEFAULT_SHUTDOWN_TIMEOUT),
             output: OutputMode::Prefix,
             timestamps: false,
             color: ColorMode::Auto,

@@ -16,7 +16,8 @@ pub fn to_json(config: &Config) -> Value {
         .collect();
     json!({
         "programs": programs,
-        "shutdown_timeout": seconds(config.shutdown_timeout),
+        // null: no bound (only commands alone, as with tini).
+        "shutdown_timeout": config.shutdown_timeout.map(seconds),
         "output": output(config.output),
         "timestamps": config.timestamps,
         "color": match config.color {
@@ -58,7 +59,8 @@ fn program(spec: &ProgramSpec) -> Value {
         "depends_on": spec.depends_on,
         // null: the signal that started the shutdown (the command line's program).
         "stop_signal": spec.stop_signal.map(|s| s.to_string()),
-        "stop_timeout": seconds(spec.stop_timeout),
+        // null: never SIGKILL (the command line's program alone, as with tini).
+        "stop_timeout": spec.stop_timeout.map(seconds),
         "signal_group": spec.signal_group,
         "output": output(spec.output),
     })

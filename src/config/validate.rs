@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::layers::{ConfigError, Layered};
 use super::sources::Gathered;
 use super::{ColorMode, Config, Kind, MAIN_PROGRAM, OutputMode, ProgramSpec, Restart, RunAs};
-use crate::signals::Signal;
+use crate::signal::Signal;
 use crate::users::Credentials;
 use crate::{duration, shell_words, suggest};
 
@@ -128,15 +128,15 @@ impl Checker<'_> {
         };
         let tini_style = command.is_some() && programs.keys().all(|name| name == MAIN_PROGRAM);
         let mut config = Config::new(Vec::new());
-        config.output = if tini_style {
-            OutputMode::Raw
-        } else {
-            OutputMode::Prefix
-        };
+        if tini_style {
+            // As tini: raw output, and the orchestrator owns the grace period.
+            config.output = OutputMode::Raw;
+            config.shutdown_timeout = None;
+        }
         if let Some(value) = document.get("shutdown_timeout") {
-            config.shutdown_timeout = self
-                .duration(value, &["shutdown_timeout"])
-                .unwrap_or(config.shutdown_timeout);
+            if let Some(timeout) = self.duration(value, &["shutdown_timeout"]) {
+                config.shutdown_timeout = Some(timeout);
+            }
         }
         if let Some(value) = document.get("output") {
             config.output = self
@@ -166,7 +166,7 @@ impl Checker<'_> {
             let from_command_line = name == MAIN_PROGRAM && command.is_some();
             let base = match command {
                 Some(argv) if from_command_line => {
-                    ProgramSpec::main_program(argv.to_vec(), self.context.signal_group)
+                    ProgramSpec::main_program(argv.to_vec(), self.context.signal_group, tini_style)
                 }
                 _ => ProgramSpec::new(name, Vec::new()),
             };
@@ -260,12 +260,16 @@ impl Checker<'_> {
             ("start_secs", &mut spec.start_secs),
             ("restart_delay", &mut spec.restart_delay),
             ("restart_delay_max", &mut spec.restart_delay_max),
-            ("stop_timeout", &mut spec.stop_timeout),
         ] {
             if let Some(value) = settings.get(key) {
                 if let Some(duration) = self.duration(value, &["programs", &name, key]) {
                     *slot = duration;
                 }
+            }
+        }
+        if let Some(value) = settings.get("stop_timeout") {
+            if let Some(duration) = self.duration(value, &at("stop_timeout")) {
+                spec.stop_timeout = Some(duration);
             }
         }
         if spec.restart_delay_max < spec.restart_delay {
@@ -738,7 +742,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(names(&config), ["db", "web"]);
-        assert_eq!(config.shutdown_timeout, Duration::from_secs(9));
+        assert_eq!(config.shutdown_timeout, Some(Duration::from_secs(9)));
         assert_eq!(
             (config.output, config.timestamps, config.color),
             (OutputMode::Null, true, ColorMode::Never)
@@ -779,7 +783,7 @@ mod tests {
         assert_eq!(web.depends_on, ["db"]);
         assert_eq!(
             (web.stop_signal, web.stop_timeout),
-            (Some(Signal::QUIT), Duration::from_millis(1500))
+            (Some(Signal::QUIT), Some(Duration::from_millis(1500)))
         );
         assert!(!web.signal_group);
         assert_eq!(web.output, OutputMode::Json);
@@ -803,8 +807,9 @@ mod tests {
         assert_eq!((b.kind, b.restart), (Kind::Oneshot, Restart::No));
         assert_eq!(
             config.shutdown_timeout,
-            super::super::DEFAULT_SHUTDOWN_TIMEOUT
+            Some(super::super::DEFAULT_SHUTDOWN_TIMEOUT)
         );
+        assert_eq!(a.stop_timeout, Some(super::super::DEFAULT_STOP_TIMEOUT));
     }
 
     #[test]
@@ -815,6 +820,17 @@ mod tests {
         assert_eq!((main.name.as_str(), main.output), ("main", OutputMode::Raw));
         assert!(main.essential && main.inherit_stdin && main.stop_signal.is_none());
         assert_eq!(main.restart, Restart::No);
+        // As tini: no SIGKILL escalation and no shutdown bound, unless configured.
+        assert_eq!((main.stop_timeout, config.shutdown_timeout), (None, None));
+        let config = check(
+            json!({"programs": {"main": {"stop_timeout": "2s"}}, "shutdown_timeout": 3}),
+            &["sleep", "1"],
+        )
+        .unwrap();
+        assert_eq!(
+            (config.programs[0].stop_timeout, config.shutdown_timeout),
+            (Some(Duration::from_secs(2)), Some(Duration::from_secs(3)))
+        );
         // Beside configured programs: prefixed, and settings from a file still apply to it.
         let config = check(
             json!({"programs": {"web": {"command": "web"}, "main": {"env": {"A": "1"}, "depends_on": ["web"]}}}),
@@ -825,6 +841,9 @@ mod tests {
         let main = &config.programs[1];
         assert_eq!((main.output, main.env.len()), (OutputMode::Prefix, 1));
         assert_eq!(main.command, ["sleep", "1"]);
+        // Supervising keeps the supervisor's rules.
+        assert_eq!(main.stop_timeout, Some(super::super::DEFAULT_STOP_TIMEOUT));
+        assert!(config.shutdown_timeout.is_some());
     }
 
     #[test]

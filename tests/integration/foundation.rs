@@ -343,25 +343,25 @@ fn the_program_gets_the_signal_state_tinysup_was_started_with() {
 }
 
 #[test]
-fn tinysup_unblocks_signals_for_itself() {
-    // Started with TERM blocked, tinysup still gets TERM. Its program keeps TERM blocked
-    // (it inherited that), so a second TERM is needed: it forces the SIGKILL.
+fn tinysup_reads_every_signal_from_a_signalfd_whatever_it_was_started_with() {
+    // Started with TERM blocked and HUP ignored, tinysup still gets TERM. Its program keeps
+    // TERM blocked (it inherited that), so only the stop_timeout configured here ends it.
     let mut run = tinysup(with_flags(&["-v"], "echo ready; exec sleep 1000"))
-        .started_with(&[], &[libc::SIGTERM, libc::SIGHUP])
+        .started_with(&[libc::SIGHUP], &[libc::SIGTERM])
+        .env("TINYSUP_PROGRAM_MAIN", r#"{"stop_timeout": "200ms"}"#)
         .subreaper();
     run.expect("ready");
     let own = std::fs::read_to_string(format!("/proc/{}/status", run.pid())).unwrap();
     let own: std::collections::HashMap<_, _> = signal_state(&own).into_iter().collect();
-    assert_eq!(
-        own["SigBlk"], 0,
-        "tinysup must not keep the inherited mask for itself"
-    );
+    // Every signal blocked (KILL and STOP cannot be), none caught: no handler at all.
+    let all_but_kill_and_stop = !0u64 & !bit(libc::SIGKILL) & !bit(libc::SIGSTOP);
+    assert_eq!(own["SigBlk"], all_but_kill_and_stop, "{own:x?}");
+    assert_eq!(own["SigCgt"], 0, "{own:x?}");
     run.signal(libc::SIGTERM);
     run.expect_on(Stream::Stderr, "received SIGTERM: shutting down");
-    run.signal(libc::SIGTERM);
     run.expect_on(
         Stream::Stderr,
-        "received SIGTERM again: killing everything now",
+        "main: still running 200ms after its stop signal: SIGKILL",
     );
     assert_eq!(run.wait(), Exit::Code(137));
 }
