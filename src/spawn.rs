@@ -146,7 +146,7 @@ impl Spawner {
             // must not do.
             terminal: (spec.inherit_stdin && self.owns_terminal).then(io::stdin),
             credentials: spec.user.as_ref().map(|run_as| run_as.credentials.clone()),
-            inherited: self.inherited.clone(),
+            inherited: self.inherited,
         };
         // SAFETY: the closure runs between fork and exec in a copy of this single-threaded
         // process; it only makes async-signal-safe system calls (setpgid, tcsetpgrp,
