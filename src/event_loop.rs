@@ -56,8 +56,8 @@ pub fn run(supervisor: &mut Supervisor, signals: &mut SignalIntake, hub: &mut Hu
             hub.ready(token, now);
         }
         if child_ended || supervisor.wants_reap() {
-            let children = reaper::reap(|pid, status| supervisor.reaped(pid, status, now));
-            supervisor.children_left(children);
+            let children = reaper::reap(|pid, status| supervisor.reaped(pid, status));
+            supervisor.reaped_all(children, now);
         }
         supervisor.step(now);
         hub.tick(now);

@@ -116,7 +116,9 @@ impl SignalIntake {
 pub fn send(target: Target, signal: Signal) -> Result<(), Errno> {
     match target {
         Target::Process(pid) => kill(pid.as_raw(), signal),
-        Target::Group(pgid) => kill(-pgid.as_raw(), signal),
+        // A whole run is its group and the groups attributed to it, which only the
+        // supervisor knows: here it is the group alone.
+        Target::Group(pgid) | Target::Run(pgid) => kill(-pgid.as_raw(), signal),
     }
 }
 

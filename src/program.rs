@@ -4,21 +4,28 @@
 //!              StartWanted          start_secs passed
 //!   STOPPED ──────────────▶ STARTING ─────────────────▶ RUNNING
 //!      ▲                      │  ▲                        │
-//!      │        exited, will  │  │ backoff               │ exited, will restart
-//!      │        restart       ▼  │ passed                ▼
+//!      │        exited, will  │  │ backoff passed,       │ exited, will restart
+//!      │        restart       ▼  │ nothing of the run left▼
 //!      │                     BACKOFF ◀────────────────────┘
 //!      │                      │ too many failed starts
 //!      │                      ▼
 //!      │                    FATAL        exited, will not restart:  EXITED
 //!      │
 //!      └── exited ── STOPPING ◀── StopWanted (from STARTING/RUNNING; BACKOFF goes to STOPPED)
-//!                      │ stop_timeout passed: SIGKILL to the group, stay STOPPING
+//!                      │ stop_timeout passed: SIGKILL to the run, stay STOPPING
 //! ```
 //!
-//! Events are facts (`Spawned`, `Exited`, `DeadlinePassed`) or the supervisor's wishes
-//! (`StartWanted`, `StopWanted`); actions are commands the supervisor performs (`Spawn`,
-//! `Signal`). The result of a `Spawn` comes back as `Spawned` or `SpawnFailed`. An impossible
-//! combination is logged and ignored: PID 1 must not die.
+//! A run is not over when its main process is: the rest of its process group (workers, a
+//! daemon it started) may live on, holding a port or a lock. When the main process exits
+//! and [`Event::Exited`] says processes of the run are left, they are the program's
+//! [`Leftovers`]: they get the stop signal and, after `stop_timeout`, SIGKILL. The state
+//! moves on as usual (BACKOFF, EXITED, FATAL, STOPPED), but a new run starts only after
+//! [`Event::LeftoversGone`], and until then the program still counts as active.
+//!
+//! Events are facts (`Spawned`, `Exited`, `LeftoversGone`, `DeadlinePassed`) or the
+//! supervisor's wishes (`StartWanted`, `StopWanted`); actions are commands the supervisor
+//! performs (`Spawn`, `Signal`, `Stop`). The result of a `Spawn` comes back as `Spawned` or
+//! `SpawnFailed`. An impossible combination is logged and ignored: PID 1 must not die.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +34,14 @@ use nix::unistd::Pid;
 use crate::config::{Kind, ProgramSpec, Restart};
 use crate::signal::{Signal, Target};
 use crate::status::ExitStatus;
+
+/// How long the leftovers of a run get after their stop signal when the program has no
+/// `stop_timeout` (the tini-style program): as long as the final sweep gives.
+pub const LEFTOVER_GRACE: Duration = Duration::from_millis(500);
+
+/// How long processes get to disappear after SIGKILL before tinysup says they are stuck
+/// (uninterruptible sleep, a frozen cgroup).
+pub const KILL_WAIT: Duration = Duration::from_secs(1);
 
 /// Where a program is. The data each state needs lives in its variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,9 +53,10 @@ pub enum State {
     Starting { pid: Pid, since: Instant },
     /// Up for at least `start_secs`: a successful start.
     Running { pid: Pid, since: Instant },
-    /// Ended and will be spawned again at `until`.
+    /// Ended and will be spawned again at `until` (once nothing of the run is left).
     Backoff { until: Instant },
-    /// The stop signal was sent; SIGKILL goes to the group at `kill_at` (`None` once sent).
+    /// The stop signal was sent; SIGKILL goes to the run at `kill_at` (`None` once sent, or
+    /// with no `stop_timeout`).
     Stopping { pid: Pid, kill_at: Option<Instant> },
     /// Ended and will not be restarted.
     Exited { status: ExitStatus },
@@ -63,6 +79,19 @@ impl State {
     }
 }
 
+/// Processes of a run whose main process has ended, being stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leftovers {
+    /// The run's process group (its main process's pid).
+    pub group: Pid,
+    /// When they get SIGKILL; `None` once it was sent.
+    pub kill_at: Option<Instant>,
+    /// When SIGKILL was sent.
+    pub killed_at: Option<Instant>,
+    /// Still there [`KILL_WAIT`] after SIGKILL: reported once.
+    pub stuck: bool,
+}
+
 /// Something that happened to a program, or that the supervisor wants of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -72,8 +101,10 @@ pub enum Event {
     Spawned { pid: Pid },
     /// A `Spawn` failed (the program could not be executed: 126 or 127).
     SpawnFailed { status: ExitStatus },
-    /// Its process was reaped.
-    Exited { status: ExitStatus },
+    /// Its main process was reaped; `leftovers`: other processes of the run are still there.
+    Exited { status: ExitStatus, leftovers: bool },
+    /// Nothing of its last run is left.
+    LeftoversGone,
     /// Time passed; `now` may be at or past the state's deadline.
     DeadlinePassed,
     /// Pass this signal on to it (tinysup received it).
@@ -91,12 +122,17 @@ pub enum Action {
     Spawn,
     /// Send this signal.
     Signal { target: Target, signal: Signal },
+    /// Send the stop signal, then SIGCONT to the same target: a stopped process (SIGSTOP,
+    /// a forwarded TSTP) only acts on its stop signal once it runs again.
+    Stop { target: Target, signal: Signal },
 }
 
-/// One program's supervision state: the [`State`] plus the counters that span runs.
+/// One program's supervision state: the [`State`] plus what spans runs.
 #[derive(Clone, Debug)]
 pub struct Program {
     state: State,
+    /// What is left of the last run once its main process ended, until it is gone.
+    leftovers: Option<Leftovers>,
     /// Consecutive failed starts (runs shorter than `start_secs`, exec failures).
     failed_starts: u32,
     /// Restarts so far (for status displays).
@@ -106,8 +142,6 @@ pub struct Program {
     /// Signals tinysup sent to the current run, as a bit set: dying of one of them is not a
     /// failure for `restart: on-failure`.
     signals_sent: u128,
-    /// It had to be SIGKILLed at a deadline.
-    killed: bool,
 }
 
 impl Default for Program {
@@ -120,16 +154,20 @@ impl Program {
     pub fn new() -> Program {
         Program {
             state: State::Stopped,
+            leftovers: None,
             failed_starts: 0,
             restarts: 0,
             last_exit: None,
             signals_sent: 0,
-            killed: false,
         }
     }
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    pub fn leftovers(&self) -> Option<Leftovers> {
+        self.leftovers
     }
 
     pub fn restarts(&self) -> u32 {
@@ -144,12 +182,7 @@ impl Program {
         self.last_exit
     }
 
-    /// True once it has been SIGKILLed at a deadline.
-    pub fn was_killed(&self) -> bool {
-        self.killed
-    }
-
-    /// The pid of its running process, if it has one.
+    /// The pid of its running main process, if it has one.
     pub fn pid(&self) -> Option<Pid> {
         match self.state {
             State::Starting { pid, .. }
@@ -159,16 +192,24 @@ impl Program {
         }
     }
 
+    /// Something of it is still running: its main process, or leftovers of its last run.
+    pub fn is_active(&self) -> bool {
+        self.pid().is_some() || self.leftovers.is_some()
+    }
+
     /// Ended for good: it will not run again (EXITED or FATAL).
     pub fn has_ended(&self) -> bool {
         matches!(self.state, State::Exited { .. } | State::Fatal { .. })
     }
 
-    /// Ready for its dependents: a longrun is RUNNING, a oneshot exited successfully.
+    /// Ready for its dependents: a longrun is RUNNING, a oneshot exited successfully and
+    /// nothing of its run is left.
     pub fn is_ready(&self, spec: &ProgramSpec) -> bool {
         match (spec.kind, self.state) {
             (Kind::Longrun, State::Running { .. }) => true,
-            (Kind::Oneshot, State::Exited { status }) => is_success(spec, status, 0),
+            (Kind::Oneshot, State::Exited { status }) => {
+                is_success(spec, status, 0) && self.leftovers.is_none()
+            }
             _ => false,
         }
     }
@@ -185,19 +226,34 @@ impl Program {
 
     /// When this program next needs [`Event::DeadlinePassed`], if ever.
     pub fn deadline(&self, spec: &ProgramSpec) -> Option<Instant> {
-        match self.state {
+        let state = match self.state {
             State::Starting { since, .. } => Some(since + spec.start_secs),
-            State::Backoff { until } => Some(until),
+            // Once passed, the restart waits for the leftovers, not for time.
+            State::Backoff { until } if self.leftovers.is_none() => Some(until),
             State::Stopping { kill_at, .. } => kill_at,
             _ => None,
-        }
+        };
+        let leftovers = self.leftovers.and_then(|left| match left {
+            Leftovers {
+                kill_at: Some(at), ..
+            } => Some(at),
+            Leftovers {
+                killed_at: Some(at),
+                stuck: false,
+                ..
+            } => Some(at + KILL_WAIT),
+            _ => None,
+        });
+        state.into_iter().chain(leftovers).min()
     }
 
     /// Applies `event` at time `now` and returns what the supervisor must do.
     pub fn handle(&mut self, spec: &ProgramSpec, event: Event, now: Instant) -> Option<Action> {
         match (self.state, event) {
-            // STOPPED → (spawn): its dependencies are ready.
-            (State::Stopped, Event::StartWanted) => Some(Action::Spawn),
+            // STOPPED → (spawn): its dependencies are ready and nothing of its last run is left.
+            (State::Stopped, Event::StartWanted) => {
+                self.leftovers.is_none().then_some(Action::Spawn)
+            }
             // Anything else is already started, scheduled or finished.
             (_, Event::StartWanted) => None,
 
@@ -222,6 +278,8 @@ impl Program {
                 None
             }
 
+            // The leftovers' deadlines come first: they hold up whatever comes next.
+            (_, Event::DeadlinePassed) if self.leftovers_due(now) => self.leftovers_deadline(now),
             // STARTING → RUNNING: up for start_secs, a successful start (resets the backoff).
             (State::Starting { pid, since }, Event::DeadlinePassed) => {
                 if now >= since + spec.start_secs {
@@ -232,11 +290,11 @@ impl Program {
                 }
                 None
             }
-            // BACKOFF → (spawn): the delay is over.
+            // BACKOFF → (spawn): the delay is over and nothing of the last run is left.
             (State::Backoff { until }, Event::DeadlinePassed) => {
-                (now >= until).then_some(Action::Spawn)
+                (now >= until && self.leftovers.is_none()).then_some(Action::Spawn)
             }
-            // STOPPING → STOPPING: stop_timeout passed; SIGKILL to the whole group.
+            // STOPPING → STOPPING: stop_timeout passed; SIGKILL to the whole run.
             (
                 State::Stopping {
                     pid,
@@ -253,28 +311,53 @@ impl Program {
             (_, Event::DeadlinePassed) => None,
 
             // STARTING → BACKOFF/FATAL/EXITED: ended before start_secs, a failed start.
-            (State::Starting { .. }, Event::Exited { status }) => {
+            (State::Starting { pid, .. }, Event::Exited { status, leftovers }) => {
                 self.ended(spec, status, false, now);
-                None
+                self.left_behind(spec, pid, leftovers, now)
             }
             // RUNNING → BACKOFF/EXITED: ended after a successful start.
-            (State::Running { .. }, Event::Exited { status }) => {
+            (State::Running { pid, .. }, Event::Exited { status, leftovers }) => {
                 self.ended(spec, status, true, now);
-                None
+                self.left_behind(spec, pid, leftovers, now)
             }
-            // STOPPING → STOPPED: stopped as asked.
-            (State::Stopping { .. }, Event::Exited { status }) => {
+            // STOPPING → STOPPED: stopped as asked. What is left of the run gets the stop
+            // signal again (it may have started after the first one, or missed it in a fork)
+            // and keeps the deadline, or the short grace without a stop_timeout; after a
+            // SIGKILL it only has to disappear.
+            (State::Stopping { pid, kill_at }, Event::Exited { status, leftovers }) => {
                 self.last_exit = Some(status);
                 self.state = State::Stopped;
-                None
+                if !leftovers {
+                    return None;
+                }
+                let killed = self.signals_sent & signal_bit(Signal::KILL) != 0;
+                self.leftovers = Some(Leftovers {
+                    group: pid,
+                    kill_at: (!killed).then(|| kill_at.unwrap_or(now + LEFTOVER_GRACE)),
+                    killed_at: killed.then_some(now),
+                    stuck: false,
+                });
+                (!killed).then(|| Action::Stop {
+                    target: Target::Run(pid),
+                    signal: spec.stop_signal.unwrap_or(Signal::TERM),
+                })
             }
-            (_, Event::Exited { status }) => {
+            (_, Event::Exited { status, .. }) => {
                 log::warn!(
                     "{}: exit ({status}) reported in state {}; ignored",
                     spec.name,
                     self.state.name()
                 );
                 None
+            }
+
+            // Nothing of the last run is left: a restart that was due happens now.
+            (state, Event::LeftoversGone) => {
+                self.leftovers = None;
+                match state {
+                    State::Backoff { until } if now >= until => Some(Action::Spawn),
+                    _ => None,
+                }
             }
 
             // Forwarding does not change the state; the signal is remembered for this run.
@@ -295,12 +378,22 @@ impl Program {
                     pid,
                     kill_at: spec.stop_timeout.map(|timeout| now + timeout),
                 };
-                Some(self.signal(spec, pid, signal))
+                self.remember(signal);
+                let target = if spec.signal_group {
+                    Target::Run(pid)
+                } else {
+                    Target::Process(pid)
+                };
+                Some(Action::Stop { target, signal })
             }
-            // BACKOFF → STOPPED: the pending restart is cancelled.
-            (State::Backoff { .. }, Event::StopWanted { .. } | Event::KillWanted) => {
+            // BACKOFF → STOPPED: the pending restart is cancelled (leftovers keep stopping).
+            (State::Backoff { .. }, Event::StopWanted { .. }) => {
                 self.state = State::Stopped;
                 None
+            }
+            (State::Backoff { .. }, Event::KillWanted) => {
+                self.state = State::Stopped;
+                self.kill_leftovers(now)
             }
             (_, Event::StopWanted { .. }) => None,
 
@@ -311,7 +404,7 @@ impl Program {
                 | State::Stopping { pid, .. },
                 Event::KillWanted,
             ) => Some(self.kill(pid)),
-            (_, Event::KillWanted) => None,
+            (_, Event::KillWanted) => self.kill_leftovers(now),
         }
     }
 
@@ -326,15 +419,75 @@ impl Program {
         Action::Signal { target, signal }
     }
 
-    /// SIGKILL to the whole group, whatever `signal_group` says: nothing it started survives.
+    /// SIGKILL to the whole run, whatever `signal_group` says: nothing it started survives.
     fn kill(&mut self, pid: Pid) -> Action {
         self.remember(Signal::KILL);
-        self.killed = true;
         self.state = State::Stopping { pid, kill_at: None };
         Action::Signal {
-            target: Target::Group(pid),
+            target: Target::Run(pid),
             signal: Signal::KILL,
         }
+    }
+
+    /// The main process of the run led by `pid` has ended; `leftovers`: processes of the run
+    /// are still there. They get the stop signal now, and SIGKILL after `stop_timeout`.
+    fn left_behind(
+        &mut self,
+        spec: &ProgramSpec,
+        pid: Pid,
+        leftovers: bool,
+        now: Instant,
+    ) -> Option<Action> {
+        if !leftovers {
+            return None;
+        }
+        let grace = spec.stop_timeout.unwrap_or(LEFTOVER_GRACE);
+        self.leftovers = Some(Leftovers {
+            group: pid,
+            kill_at: Some(now + grace),
+            killed_at: None,
+            stuck: false,
+        });
+        Some(Action::Stop {
+            target: Target::Run(pid),
+            signal: spec.stop_signal.unwrap_or(Signal::TERM),
+        })
+    }
+
+    /// True if a deadline of the leftovers has come.
+    fn leftovers_due(&self, now: Instant) -> bool {
+        self.leftovers.is_some_and(|left| match left {
+            Leftovers {
+                kill_at: Some(at), ..
+            } => now >= at,
+            Leftovers {
+                killed_at: Some(at),
+                stuck: false,
+                ..
+            } => now >= at + KILL_WAIT,
+            _ => false,
+        })
+    }
+
+    /// The leftovers' deadline passed: SIGKILL them, or (after that) call them stuck.
+    fn leftovers_deadline(&mut self, now: Instant) -> Option<Action> {
+        let left = self.leftovers.as_mut()?;
+        if left.kill_at.is_some() {
+            return self.kill_leftovers(now);
+        }
+        left.stuck = true;
+        None
+    }
+
+    /// SIGKILL to the leftovers now, unless it was sent already.
+    fn kill_leftovers(&mut self, now: Instant) -> Option<Action> {
+        let left = self.leftovers.as_mut()?;
+        left.kill_at.take()?;
+        left.killed_at = Some(now);
+        Some(Action::Signal {
+            target: Target::Run(left.group),
+            signal: Signal::KILL,
+        })
     }
 
     fn remember(&mut self, signal: Signal) {
@@ -430,9 +583,11 @@ mod tests {
 
     const CRASH: Event = Event::Exited {
         status: ExitStatus::Code(1),
+        leftovers: false,
     };
     const CLEAN: Event = Event::Exited {
         status: ExitStatus::Code(0),
+        leftovers: false,
     };
 
     #[test]
@@ -578,7 +733,10 @@ mod tests {
 
     #[test]
     fn restart_policies() {
-        let status = |s| Event::Exited { status: s };
+        let status = |s| Event::Exited {
+            status: s,
+            leftovers: false,
+        };
         let term = ExitStatus::Signal(Signal::TERM);
         // (restart, how it ended, forwarded TERM first?, expected state name)
         let rows = [
@@ -647,6 +805,7 @@ mod tests {
                     5,
                     Event::Exited {
                         status: ExitStatus::Code(3),
+                        leftovers: false,
                     },
                 ),
             ],
@@ -772,8 +931,8 @@ mod tests {
         );
         assert_eq!(
             actions[2],
-            Some(Action::Signal {
-                target: Target::Group(pid(7)),
+            Some(Action::Stop {
+                target: Target::Run(pid(7)),
                 signal: Signal::TERM
             })
         );
@@ -785,14 +944,13 @@ mod tests {
                 kill_at: Some(t0 + ms(5000))
             }
         );
-        assert!(!program.was_killed());
 
         let mut program = program;
         let action = program.handle(&spec, Event::DeadlinePassed, t0 + ms(5000));
         assert_eq!(
             action,
             Some(Action::Signal {
-                target: Target::Group(pid(7)),
+                target: Target::Run(pid(7)),
                 signal: Signal::KILL
             })
         );
@@ -804,10 +962,16 @@ mod tests {
             }
         );
         assert_eq!(program.deadline(&spec), None);
-        assert!(program.was_killed());
 
         let status = ExitStatus::Signal(Signal::KILL);
-        program.handle(&spec, Event::Exited { status }, t0 + ms(5001));
+        program.handle(
+            &spec,
+            Event::Exited {
+                status,
+                leftovers: false,
+            },
+            t0 + ms(5001),
+        );
         assert_eq!(program.state(), State::Stopped);
         assert_eq!(program.last_exit(), Some(status));
     }
@@ -829,13 +993,13 @@ mod tests {
                     200,
                     Event::Exited {
                         status: ExitStatus::Signal(Signal::INT),
+                        leftovers: false,
                     },
                 ),
                 (9000, Event::DeadlinePassed),
             ],
         );
         assert_eq!(program.state(), State::Stopped);
-        assert!(!program.was_killed());
     }
 
     #[test]
@@ -871,7 +1035,7 @@ mod tests {
         );
         assert_eq!(
             actions[3],
-            Some(Action::Signal {
+            Some(Action::Stop {
                 target: Target::Process(pid(9)),
                 signal: Signal::TERM
             })
@@ -879,7 +1043,7 @@ mod tests {
         assert_eq!(
             actions[4],
             Some(Action::Signal {
-                target: Target::Group(pid(9)),
+                target: Target::Run(pid(9)),
                 signal: Signal::KILL
             })
         );
@@ -949,5 +1113,205 @@ mod tests {
             ],
         );
         assert_eq!(actions[2], None);
+    }
+
+    fn exited(code: i32, leftovers: bool) -> Event {
+        Event::Exited {
+            status: ExitStatus::Code(code),
+            leftovers,
+        }
+    }
+
+    #[test]
+    fn leftovers_of_a_run_are_stopped_before_the_restart() {
+        let mut spec = spec();
+        spec.restart_delay = ms(100);
+        spec.stop_timeout = Some(ms(2000));
+        let t0 = Instant::now();
+        let at = |n| t0 + ms(n);
+        let mut program = Program::new();
+        program.handle(&spec, Event::StartWanted, at(0));
+        program.handle(&spec, Event::Spawned { pid: pid(40) }, at(0));
+        // The main process dies; its workers live on: they get the stop signal, and SIGCONT.
+        assert_eq!(
+            program.handle(&spec, exited(1, true), at(10)),
+            Some(Action::Stop {
+                target: Target::Run(pid(40)),
+                signal: Signal::TERM
+            })
+        );
+        assert_eq!(program.state(), State::Backoff { until: at(110) });
+        assert!(program.is_active() && program.pid().is_none());
+        // While they are there, the deadline is theirs, not the backoff's (a passed one would
+        // make the loop spin), and nothing starts when the backoff is over.
+        assert_eq!(program.deadline(&spec), Some(at(2010)));
+        assert_eq!(program.handle(&spec, Event::DeadlinePassed, at(110)), None);
+        // At stop_timeout: SIGKILL to the whole run.
+        assert_eq!(
+            program.handle(&spec, Event::DeadlinePassed, at(2010)),
+            Some(Action::Signal {
+                target: Target::Run(pid(40)),
+                signal: Signal::KILL
+            })
+        );
+        // Once they are gone, the restart that was due happens at once.
+        assert_eq!(
+            program.handle(&spec, Event::LeftoversGone, at(2020)),
+            Some(Action::Spawn)
+        );
+        assert!(!program.is_active());
+    }
+
+    #[test]
+    fn leftovers_gone_before_the_backoff_ends() {
+        let mut spec = spec();
+        spec.restart_delay = ms(500);
+        let t0 = Instant::now();
+        let mut program = Program::new();
+        program.handle(&spec, Event::StartWanted, t0);
+        program.handle(&spec, Event::Spawned { pid: pid(40) }, t0);
+        program.handle(&spec, exited(1, true), t0 + ms(10));
+        assert_eq!(
+            program.handle(&spec, Event::LeftoversGone, t0 + ms(20)),
+            None
+        );
+        assert_eq!(program.deadline(&spec), Some(t0 + ms(510)));
+        assert_eq!(
+            program.handle(&spec, Event::DeadlinePassed, t0 + ms(510)),
+            Some(Action::Spawn)
+        );
+    }
+
+    #[test]
+    fn leftovers_that_survive_sigkill_are_reported_once_and_hold_the_restart() {
+        let mut spec = spec();
+        spec.stop_timeout = None; // the tini-style program: leftovers get a short grace
+        let t0 = Instant::now();
+        let mut program = Program::new();
+        program.handle(&spec, Event::StartWanted, t0);
+        program.handle(&spec, Event::Spawned { pid: pid(40) }, t0);
+        program.handle(&spec, exited(1, true), t0);
+        let kill_at = t0 + LEFTOVER_GRACE;
+        assert_eq!(program.deadline(&spec), Some(kill_at));
+        assert!(
+            program
+                .handle(&spec, Event::DeadlinePassed, kill_at)
+                .is_some()
+        );
+        assert_eq!(program.deadline(&spec), Some(kill_at + KILL_WAIT));
+        assert_eq!(
+            program.handle(&spec, Event::DeadlinePassed, kill_at + KILL_WAIT),
+            None
+        );
+        assert!(program.leftovers().is_some_and(|left| left.stuck));
+        assert_eq!(
+            program.deadline(&spec),
+            None,
+            "nothing more to wait for but them"
+        );
+        assert_eq!(program.state().name(), "BACKOFF");
+    }
+
+    #[test]
+    fn leftovers_after_a_requested_stop() {
+        // They get the stop signal again (one that started after the first, or missed it
+        // in a fork, must not wait for SIGKILL) and keep the stop's deadline.
+        let mut spec = spec();
+        let t0 = Instant::now();
+        let (_, mut program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(40) }),
+                (
+                    100,
+                    Event::StopWanted {
+                        signal: Signal::TERM,
+                    },
+                ),
+            ],
+        );
+        let State::Stopping { kill_at, .. } = program.state() else {
+            panic!("{:?}", program.state())
+        };
+        assert_eq!(
+            program.handle(&spec, exited(0, true), t0 + ms(200)),
+            Some(Action::Stop {
+                target: Target::Run(pid(40)),
+                signal: Signal::TERM
+            })
+        );
+        assert_eq!(program.state(), State::Stopped);
+        assert_eq!(program.leftovers().map(|left| left.kill_at), Some(kill_at));
+        // A start waits until they are gone.
+        assert_eq!(
+            program.handle(&spec, Event::StartWanted, t0 + ms(300)),
+            None
+        );
+        program.handle(&spec, Event::LeftoversGone, t0 + ms(400));
+        assert_eq!(
+            program.handle(&spec, Event::StartWanted, t0 + ms(400)),
+            Some(Action::Spawn)
+        );
+
+        // After a SIGKILL, nothing more is sent: they only have to disappear.
+        spec.signal_group = false;
+        let (_, mut program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(41) }),
+                (100, Event::KillWanted),
+            ],
+        );
+        assert_eq!(program.handle(&spec, exited(0, true), t0 + ms(200)), None);
+        assert!(
+            program
+                .leftovers()
+                .is_some_and(|left| left.kill_at.is_none())
+        );
+    }
+
+    #[test]
+    fn a_oneshot_is_ready_only_once_nothing_of_its_run_is_left() {
+        let mut spec = spec();
+        spec.kind = Kind::Oneshot;
+        spec.restart = Restart::No;
+        let t0 = Instant::now();
+        let (_, mut program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(50) }),
+            ],
+        );
+        program.handle(&spec, exited(0, true), t0);
+        assert!(program.has_ended() && !program.has_failed(&spec));
+        assert!(!program.is_ready(&spec));
+        program.handle(&spec, Event::LeftoversGone, t0);
+        assert!(program.is_ready(&spec));
+    }
+
+    #[test]
+    fn a_kill_reaches_leftovers_too() {
+        let spec = spec();
+        let t0 = Instant::now();
+        let (_, mut program, _) = run(
+            &spec,
+            &[
+                (0, Event::StartWanted),
+                (0, Event::Spawned { pid: pid(60) }),
+            ],
+        );
+        program.handle(&spec, exited(1, true), t0);
+        assert_eq!(
+            program.handle(&spec, Event::KillWanted, t0),
+            Some(Action::Signal {
+                target: Target::Run(pid(60)),
+                signal: Signal::KILL
+            })
+        );
+        assert_eq!(program.state(), State::Stopped, "the restart is cancelled");
+        assert_eq!(program.handle(&spec, Event::KillWanted, t0), None, "once");
     }
 }

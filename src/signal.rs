@@ -167,6 +167,10 @@ pub enum Target {
     Process(Pid),
     /// A whole process group.
     Group(Pid),
+    /// Everything of the run whose main process is this pid: its process group, and the
+    /// process groups of the processes that left it and were attributed to the run
+    /// ([`crate::runs`]).
+    Run(Pid),
 }
 
 #[cfg(test)]

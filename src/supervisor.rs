@@ -7,9 +7,11 @@
 //!
 //! Phases: RUNNING (programs start as their dependencies become ready) → SHUTTING DOWN
 //! (programs stop in reverse dependency order; everything left is SIGKILLed at
-//! `shutdown_timeout`) → SWEEPING (PID 1 only: leftover processes get SIGTERM, then SIGKILL)
-//! → DONE.
+//! `shutdown_timeout`, and what still cannot die a moment later is given up on) → SWEEPING
+//! (what tinysup inherited and nobody stopped: as PID 1 everything left in the namespace, as
+//! a subreaper its own descendants, gets SIGTERM, then SIGKILL) → DONE.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -18,9 +20,11 @@ use nix::unistd::Pid;
 use crate::config::{Config, Kind, ProgramSpec};
 use crate::duration;
 use crate::os_signals;
-use crate::program::{Action, Event, Program, State};
+use crate::procfs;
+use crate::program::{Action, Event, KILL_WAIT, LEFTOVER_GRACE, Leftovers, Program, State};
 use crate::reaper::Children;
-use crate::signal::{Disposition, Signal, classify};
+use crate::runs::Runs;
+use crate::signal::{Disposition, Signal, Target, classify};
 use crate::spawn::{ChildOutput, Spawner};
 use crate::status::{ExitStatus, Outcome};
 
@@ -43,15 +47,17 @@ enum Phase {
     /// Programs are started as their dependencies become ready.
     Running,
     /// Programs are stopped in reverse dependency order with `signal` (or their own stop
-    /// signal); at `deadline` everything left is SIGKILLed.
+    /// signal); at `deadline` everything left is SIGKILLed, and at `give_up_at` (a moment
+    /// after any SIGKILL of everything) what still has not died is given up on.
     ShuttingDown {
         signal: Signal,
-        /// `None` once passed and acted on: a deadline is acted on once, and a passed one
-        /// must not keep the loop from sleeping.
+        /// `None` once passed and acted on (or with no `shutdown_timeout`): a deadline is
+        /// acted on once, and a passed one must not keep the loop from sleeping.
         deadline: Option<Instant>,
+        give_up_at: Option<Instant>,
     },
-    /// PID 1 only: leftovers got SIGTERM (then SIGKILL once `killed`); finished at
-    /// `deadline` or when no child is left. `checked`: children were counted since.
+    /// What is left that nobody stopped got SIGTERM (then SIGKILL once `killed`); finished
+    /// at `deadline` or when no child is left. `checked`: children were counted since.
     Sweeping {
         deadline: Instant,
         killed: bool,
@@ -64,7 +70,7 @@ enum Phase {
 /// Options that are not part of the configuration file.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
-    /// tinysup is PID 1 of its namespace: sweep leftover processes at the end.
+    /// tinysup is PID 1 of its namespace: the sweep covers everything left in it.
     pub is_pid1: bool,
     /// tini's `-w`: warn about every orphan reaped.
     pub warn_on_reap: bool,
@@ -80,6 +86,10 @@ pub struct Supervisor {
     dependencies: Vec<Vec<usize>>,
     /// `dependents[i]`: indexes of the programs that depend on `i`.
     dependents: Vec<Vec<usize>>,
+    /// Which processes belong to which program's run.
+    runs: Runs,
+    /// Main processes reaped in the current batch, applied once the batch is complete.
+    exits: Vec<(usize, ExitStatus)>,
     phase: Phase,
     outcome: Outcome,
     spawner: Spawner,
@@ -87,6 +97,7 @@ pub struct Supervisor {
     /// When the shutdown began, plus `shutdown_timeout` (if bounded).
     shutdown_deadline: Option<Instant>,
     options: Options,
+    own_pid: Pid,
 }
 
 impl Supervisor {
@@ -97,12 +108,21 @@ impl Supervisor {
         spawner: Spawner,
         options: Options,
     ) -> Supervisor {
-        let names: Vec<String> = config.programs.iter().map(|p| p.name.clone()).collect();
-        let index = |name: &String| names.iter().position(|n| n == name);
+        let index: HashMap<&str, usize> = config
+            .programs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.as_str(), i))
+            .collect();
         let dependencies: Vec<Vec<usize>> = config
             .programs
             .iter()
-            .map(|p| p.depends_on.iter().filter_map(index).collect())
+            .map(|p| {
+                p.depends_on
+                    .iter()
+                    .filter_map(|name| index.get(name.as_str()).copied())
+                    .collect()
+            })
             .collect();
         let mut dependents = vec![Vec::new(); dependencies.len()];
         for (i, deps) in dependencies.iter().enumerate() {
@@ -110,6 +130,7 @@ impl Supervisor {
                 dependents[d].push(i);
             }
         }
+        let runs = Runs::new(config.programs.len());
         let programs = config
             .programs
             .into_iter()
@@ -125,12 +146,15 @@ impl Supervisor {
             programs,
             dependencies,
             dependents,
+            runs,
+            exits: Vec::new(),
             phase: Phase::Running,
             outcome: Outcome::default(),
             spawner,
             shutdown_timeout: config.shutdown_timeout,
             shutdown_deadline: None,
             options,
+            own_pid: Pid::this(),
         }
     }
 
@@ -139,7 +163,7 @@ impl Supervisor {
         &self.outcome
     }
 
-    /// True when everything has stopped (and, as PID 1, the namespace has been swept).
+    /// True when everything has stopped (and what was left has been swept).
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
     }
@@ -158,7 +182,11 @@ impl Supervisor {
     pub fn next_deadline(&self) -> Option<Instant> {
         let phase = match self.phase {
             Phase::Running | Phase::Done => None,
-            Phase::ShuttingDown { deadline, .. } => deadline,
+            Phase::ShuttingDown {
+                deadline,
+                give_up_at,
+                ..
+            } => deadline.into_iter().chain(give_up_at).min(),
             // Not yet checked: step again at once, after a reap.
             Phase::Sweeping { checked: false, .. } => Some(Instant::now()),
             Phase::Sweeping { deadline, .. } => Some(deadline),
@@ -176,9 +204,7 @@ impl Supervisor {
             Disposition::Reap | Disposition::Ignore => {}
             Disposition::Forward => {
                 log::debug!("received {signal}: forwarding it");
-                for i in 0..self.programs.len() {
-                    self.apply(i, Event::ForwardWanted { signal }, now);
-                }
+                self.forward(signal, now);
             }
             Disposition::Shutdown => {
                 self.outcome.requested = true;
@@ -189,9 +215,7 @@ impl Supervisor {
                     }
                     Phase::ShuttingDown { .. } if self.options.tini_style => {
                         log::debug!("received {signal} again: forwarding it");
-                        for i in 0..self.programs.len() {
-                            self.apply(i, Event::ForwardWanted { signal }, now);
-                        }
+                        self.forward(signal, now);
                     }
                     Phase::ShuttingDown { .. } => {
                         log::warn!("received {signal} again: killing everything now");
@@ -204,18 +228,35 @@ impl Supervisor {
         }
     }
 
-    /// A child was reaped: a program's process, or an orphan.
-    pub fn reaped(&mut self, pid: Pid, status: ExitStatus, now: Instant) {
+    fn forward(&mut self, signal: Signal, now: Instant) {
+        for i in 0..self.programs.len() {
+            self.apply(i, Event::ForwardWanted { signal }, now);
+        }
+    }
+
+    /// A child was reaped: a program's main process, or an orphan. Main processes are
+    /// applied by [`Supervisor::reaped_all`], once the whole batch is known.
+    pub fn reaped(&mut self, pid: Pid, status: ExitStatus) {
         match self
             .programs
             .iter()
             .position(|p| p.machine.pid() == Some(pid))
         {
-            Some(i) => self.apply(i, Event::Exited { status }, now),
-            None if self.options.warn_on_reap => {
-                log::warn!("reaped zombie process {pid} ({status})")
+            Some(i) => {
+                self.runs.main_reaped(i);
+                self.exits.push((i, status));
             }
-            None => log::debug!("reaped orphan {pid} ({status})"),
+            None => {
+                let program = self.runs.orphan_reaped(pid);
+                let of = program.map_or_else(String::new, |i| {
+                    format!(", of {}", self.programs[i].spec.name)
+                });
+                if self.options.warn_on_reap {
+                    log::warn!("reaped zombie process {pid} ({status}{of})")
+                } else {
+                    log::debug!("reaped orphan {pid} ({status}{of})")
+                }
+            }
         }
     }
 
@@ -225,8 +266,26 @@ impl Supervisor {
         matches!(self.phase, Phase::Sweeping { checked: false, .. })
     }
 
-    /// What the last reap found: whether any child is left.
-    pub fn children_left(&mut self, children: Children) {
+    /// A batch of reaping is complete (`children`: whether any child is left). Attributes
+    /// the children that came to tinysup with it, applies the main processes' ends, and
+    /// notices runs of which nothing is left.
+    pub fn reaped_all(&mut self, children: Children, now: Instant) {
+        if self.runs.wants_scan() {
+            self.scan();
+        }
+        for (i, status) in std::mem::take(&mut self.exits) {
+            let leftovers = !self.runs.is_gone(i);
+            self.apply(i, Event::Exited { status, leftovers }, now);
+        }
+        for i in 0..self.programs.len() {
+            let machine = &self.programs[i].machine;
+            if machine.leftovers().is_some() && self.runs.is_gone(i) {
+                self.apply(i, Event::LeftoversGone, now);
+            }
+            if !self.programs[i].machine.is_active() {
+                self.runs.finished(i);
+            }
+        }
         if let Phase::Sweeping { checked, .. } = &mut self.phase {
             *checked = true;
             if children == Children::None {
@@ -234,6 +293,12 @@ impl Supervisor {
                 self.phase = Phase::Done;
             }
         }
+    }
+
+    /// Attributes tinysup's new children to the runs they came from.
+    fn scan(&mut self) {
+        let mains: Vec<Option<Pid>> = self.programs.iter().map(|p| p.machine.pid()).collect();
+        self.runs.scan(self.own_pid, &mains);
     }
 
     /// Acts on time passing: program deadlines, starts, shutdown progress.
@@ -256,11 +321,17 @@ impl Supervisor {
             log::info!("every program has ended: shutting down");
             self.begin_shutdown(Signal::TERM, now);
         }
-        if let Phase::ShuttingDown { signal, deadline } = self.phase {
+        if let Phase::ShuttingDown {
+            signal,
+            deadline,
+            give_up_at,
+        } = self.phase
+        {
             if deadline.is_some_and(|at| now >= at) {
                 self.phase = Phase::ShuttingDown {
                     signal,
                     deadline: None,
+                    give_up_at,
                 };
                 log::warn!(
                     "shutdown_timeout ({}) passed: killing what is left",
@@ -268,8 +339,13 @@ impl Supervisor {
                 );
                 self.kill_all(now);
             }
+            if give_up_at.is_some_and(|at| now >= at) {
+                self.give_up();
+                self.programs_stopped(now);
+                return;
+            }
             self.stop_in_reverse_order(signal, now);
-            if self.programs.iter().all(|p| p.machine.pid().is_none()) {
+            if self.programs.iter().all(|p| !p.machine.is_active()) {
                 self.programs_stopped(now);
             }
         }
@@ -307,11 +383,13 @@ impl Supervisor {
     fn can_still_run(&self, i: usize) -> bool {
         let program = &self.programs[i];
         match program.machine.state() {
-            State::Exited { .. } | State::Fatal { .. } => false,
+            State::Exited { .. } | State::Fatal { .. } => {
+                // A oneshot's dependents wait for what is left of its run.
+                program.machine.leftovers().is_some() && program.spec.kind == Kind::Oneshot
+            }
             State::Stopped => self.dependencies[i].iter().all(|&d| {
                 let dep = &self.programs[d];
-                dep.machine.is_ready(&dep.spec)
-                    || (!dep.machine.has_ended() && self.can_still_run(d))
+                dep.machine.is_ready(&dep.spec) || self.can_still_run(d)
             }),
             _ => true,
         }
@@ -320,7 +398,11 @@ impl Supervisor {
     fn begin_shutdown(&mut self, signal: Signal, now: Instant) {
         let deadline = self.shutdown_timeout.map(|timeout| now + timeout);
         self.shutdown_deadline = deadline;
-        self.phase = Phase::ShuttingDown { signal, deadline };
+        self.phase = Phase::ShuttingDown {
+            signal,
+            deadline,
+            give_up_at: None,
+        };
         // Pending restarts are cancelled at once; running programs wait for their dependents.
         for i in 0..self.programs.len() {
             if matches!(self.programs[i].machine.state(), State::Backoff { .. }) {
@@ -338,7 +420,7 @@ impl Supervisor {
             );
             let dependents_gone = self.dependents[i]
                 .iter()
-                .all(|&d| self.programs[d].machine.pid().is_none());
+                .all(|&d| !self.programs[d].machine.is_active());
             if running && dependents_gone {
                 let stop_signal = self.programs[i].spec.stop_signal.unwrap_or(signal);
                 self.apply(
@@ -352,15 +434,37 @@ impl Supervisor {
         }
     }
 
+    /// SIGKILL to everything of every program; what has not died [`KILL_WAIT`] later is
+    /// given up on.
     fn kill_all(&mut self, now: Instant) {
+        if let Phase::ShuttingDown { give_up_at, .. } = &mut self.phase {
+            give_up_at.get_or_insert(now + KILL_WAIT);
+        }
         for i in 0..self.programs.len() {
             self.apply(i, Event::KillWanted, now);
         }
     }
 
-    /// Every program has stopped: sweep the namespace as PID 1, or finish.
+    /// Processes that did not die of SIGKILL (uninterruptible sleep, a frozen cgroup): the
+    /// shutdown goes on without them, so that the output and the exit status get out before
+    /// the orchestrator's own SIGKILL.
+    fn give_up(&mut self) {
+        self.outcome.killed = true;
+        for program in &self.programs {
+            let name = &program.spec.name;
+            if let Some(pid) = program.machine.pid() {
+                log::error!("{name}: still running after SIGKILL (pid {pid}): giving up on it");
+            } else if let Some(left) = program.machine.leftovers() {
+                log::error!(
+                    "{name}: processes of its last run (group {}) still running after SIGKILL: giving up on them",
+                    left.group
+                );
+            }
+        }
+    }
+
+    /// Every program has stopped: sweep what is left, then finish.
     fn programs_stopped(&mut self, now: Instant) {
-        self.outcome.killed |= self.programs.iter().any(|p| p.machine.was_killed());
         for program in &self.programs {
             if program.machine.state() == State::Stopped && program.machine.last_exit().is_none() {
                 log::warn!(
@@ -369,15 +473,7 @@ impl Supervisor {
                 );
             }
         }
-        if !self.options.is_pid1 {
-            self.phase = Phase::Done;
-            return;
-        }
-        match os_signals::send_to_everyone(Signal::TERM) {
-            Ok(()) => log::debug!("sweep: sent SIGTERM to every process left"),
-            Err(Errno::ESRCH) => log::debug!("sweep: no process left"),
-            Err(error) => log::warn!("sweep: cannot signal the processes left: {}", error.desc()),
-        }
+        self.sweep_send(Signal::TERM);
         self.phase = Phase::Sweeping {
             deadline: now + SWEEP_GRACE,
             killed: false,
@@ -386,11 +482,7 @@ impl Supervisor {
     }
 
     fn sweep_kill(&mut self, now: Instant) {
-        if let Err(error) = os_signals::send_to_everyone(Signal::KILL) {
-            if error != Errno::ESRCH {
-                log::warn!("sweep: cannot SIGKILL the processes left: {}", error.desc());
-            }
-        } else {
+        if self.sweep_send(Signal::KILL) {
             log::warn!(
                 "sweep: processes left after {}: SIGKILL",
                 duration::format(SWEEP_GRACE)
@@ -403,29 +495,97 @@ impl Supervisor {
         };
     }
 
+    /// Sends `signal` (then SIGCONT, so that stopped processes act on it) to what the sweep
+    /// covers: as PID 1 every process left in the namespace, as a subreaper every
+    /// descendant of tinysup (nothing else: what is not its descendant is not its to stop).
+    /// Returns whether there was anything to signal.
+    fn sweep_send(&self, signal: Signal) -> bool {
+        let signals = [signal, Signal::CONT];
+        let signals = if signal == Signal::KILL {
+            &signals[..1]
+        } else {
+            &signals[..]
+        };
+        if self.options.is_pid1 {
+            let mut any = false;
+            for &signal in signals {
+                match os_signals::send_to_everyone(signal) {
+                    Ok(()) => any = true,
+                    Err(Errno::ESRCH) => {}
+                    Err(error) => {
+                        log::warn!(
+                            "sweep: cannot send {signal} to what is left: {}",
+                            error.desc()
+                        )
+                    }
+                }
+            }
+            if any {
+                log::debug!("sweep: sent {signal} to every process left");
+            }
+            return any;
+        }
+        let descendants = procfs::descendants(self.own_pid);
+        for &pid in &descendants {
+            for &signal in signals {
+                let _ = os_signals::send(Target::Process(pid), signal);
+            }
+        }
+        if !descendants.is_empty() {
+            log::debug!("sweep: sent {signal} to {} descendants", descendants.len());
+        }
+        !descendants.is_empty()
+    }
+
     /// Feeds `event` to program `i`, performs the resulting action, and notes what changed.
     fn apply(&mut self, i: usize, event: Event, now: Instant) {
-        let before = self.programs[i].machine.state();
         let program = &mut self.programs[i];
+        let before = (program.machine.state(), program.machine.leftovers());
         let action = program.machine.handle(&program.spec, event, now);
-        self.report(i, before, event);
+        self.report(i, before, event, now);
         match action {
             Some(Action::Spawn) => self.spawn(i, now),
-            Some(Action::Signal { target, signal }) => {
-                // ESRCH: it died already; the reaper will report it.
-                if let Err(error) = os_signals::send(target, signal) {
-                    if error != Errno::ESRCH {
-                        log::warn!(
-                            "{}: cannot send {signal}: {}",
-                            self.programs[i].spec.name,
-                            error.desc()
-                        );
-                    }
+            Some(Action::Signal { target, signal }) => self.send(i, target, signal),
+            Some(Action::Stop { target, signal }) => {
+                self.send(i, target, signal);
+                if signal != Signal::KILL && signal != Signal::CONT {
+                    self.send(i, target, Signal::CONT);
                 }
             }
             None => {}
         }
-        self.observe(i, before, now);
+        self.observe(i, before.0, now);
+    }
+
+    /// Sends `signal` for program `i`. A whole run is its process group plus the groups of
+    /// the processes attributed to it (looked for first: some may have just come).
+    fn send(&mut self, i: usize, target: Target, signal: Signal) {
+        if signal == Signal::KILL && self.is_shutting_down() {
+            self.outcome.killed = true;
+        }
+        let targets = match target {
+            Target::Run(pid) => {
+                self.scan();
+                let mut groups = self.runs.groups(i);
+                if !groups.contains(&pid) {
+                    groups.push(pid);
+                }
+                groups.into_iter().map(Target::Group).collect()
+            }
+            other => vec![other],
+        };
+        for target in targets {
+            // ESRCH: it died already; the reaper will report it.
+            if let Err(error) = os_signals::send(target, signal) {
+                if error != Errno::ESRCH {
+                    log::warn!(
+                        "{}: cannot send {signal}: {}",
+                        self.programs[i].spec.name,
+                        error.desc()
+                    );
+                }
+            }
+        }
     }
 
     fn spawn(&mut self, i: usize, now: Instant) {
@@ -434,7 +594,10 @@ impl Supervisor {
             .spawner
             .spawn(&program.spec, &program.stdout, &program.stderr)
         {
-            Ok(pid) => Event::Spawned { pid },
+            Ok(pid) => {
+                self.runs.started(i, pid);
+                Event::Spawned { pid }
+            }
             Err(error) => {
                 log::error!("{}", error.message);
                 Event::SpawnFailed {
@@ -491,14 +654,18 @@ impl Supervisor {
         }
     }
 
-    /// Logs a transition of program `i` in words.
-    fn report(&self, i: usize, before: State, event: Event) {
+    /// Logs a transition of program `i` in words. `before`: its state and leftovers then.
+    fn report(&self, i: usize, before: (State, Option<Leftovers>), event: Event, now: Instant) {
         let program = &self.programs[i];
         let name = &program.spec.name;
         let after = program.machine.state();
+        let left = program.machine.leftovers();
         match (event, after) {
             (Event::Spawned { pid }, _) => log::info!("{name}: started (pid {pid})"),
-            (Event::Exited { status } | Event::SpawnFailed { status }, State::Backoff { .. }) => {
+            (
+                Event::Exited { status, .. } | Event::SpawnFailed { status },
+                State::Backoff { .. },
+            ) => {
                 let delay =
                     crate::program::backoff_delay(&program.spec, program.machine.failed_starts());
                 log::warn!(
@@ -506,40 +673,79 @@ impl Supervisor {
                     duration::format(delay)
                 )
             }
-            (Event::Exited { status } | Event::SpawnFailed { status }, State::Fatal { .. }) => {
+            (Event::Exited { status, .. } | Event::SpawnFailed { status }, State::Fatal { .. }) => {
                 log::error!(
                     "{name}: exited with {status}; giving up after {} failed starts in a row (FATAL)",
                     program.machine.failed_starts()
                 )
             }
-            (Event::Exited { status }, State::Exited { .. }) => {
+            (Event::Exited { status, .. }, State::Exited { .. }) => {
                 log::info!("{name}: exited with {status}")
             }
-            (Event::Exited { status }, State::Stopped) => log::info!("{name}: stopped ({status})"),
+            (Event::Exited { status, .. }, State::Stopped) => {
+                log::info!("{name}: stopped ({status})")
+            }
             (Event::DeadlinePassed, State::Running { .. })
-                if matches!(before, State::Starting { .. }) =>
+                if matches!(before.0, State::Starting { .. }) =>
             {
                 log::debug!(
                     "{name}: up for {}: running",
                     duration::format(program.spec.start_secs)
                 )
             }
-            (Event::DeadlinePassed, State::Stopping { kill_at: None, .. }) if before != after => {
+            (Event::DeadlinePassed, State::Stopping { kill_at: None, .. }) if before.0 != after => {
                 log::warn!(
                     "{name}: still running {} after its stop signal: SIGKILL",
                     duration::format(program.spec.stop_timeout.unwrap_or_default())
                 )
             }
             (Event::StopWanted { .. }, State::Stopped)
-                if matches!(before, State::Backoff { .. }) =>
+                if matches!(before.0, State::Backoff { .. }) =>
             {
                 log::info!("{name}: not restarted: shutting down")
             }
-            (Event::StopWanted { signal }, State::Stopping { .. }) if before != after => {
+            (Event::StopWanted { signal }, State::Stopping { .. }) if before.0 != after => {
                 log::info!("{name}: stopping with {signal}")
             }
             (Event::ForwardWanted { signal }, _) if program.machine.pid().is_some() => {
                 log::debug!("{name}: forwarded {signal}")
+            }
+            (Event::LeftoversGone, _) => {
+                log::debug!("{name}: nothing of its last run is left")
+            }
+            _ => {}
+        }
+        // What is left of a run, in words.
+        match (before.1, left) {
+            (
+                None,
+                Some(Leftovers {
+                    kill_at: Some(at), ..
+                }),
+            ) => {
+                let grace = at.saturating_duration_since(now);
+                log::warn!(
+                    "{name}: other processes of its run are still running: stopping them with {} (SIGKILL in {})",
+                    program.spec.stop_signal.unwrap_or(Signal::TERM),
+                    duration::format(grace)
+                )
+            }
+            (None, Some(_)) => {
+                log::warn!("{name}: other processes of its run are still running after SIGKILL")
+            }
+            (Some(was), Some(now)) if was.kill_at.is_some() && now.kill_at.is_none() => {
+                log::warn!(
+                    "{name}: processes of its last run still running {} after their stop signal: SIGKILL",
+                    duration::format(program.spec.stop_timeout.unwrap_or(LEFTOVER_GRACE))
+                )
+            }
+            (Some(was), Some(now)) if !was.stuck && now.stuck => {
+                log::error!(
+                    "{name}: processes of its last run (group {}) are still there {} after SIGKILL \
+                     (uninterruptible sleep?); it starts again only when they are gone",
+                    now.group,
+                    duration::format(KILL_WAIT)
+                )
             }
             _ => {}
         }
@@ -579,8 +785,9 @@ mod tests {
             State::Stopping { pid, kill_at: None }
         );
         // ...and the passed deadline no longer wakes the loop (it would spin until the
-        // process is reaped: forever for one stuck in uninterruptible sleep).
-        assert_eq!(supervisor.next_deadline(), None);
+        // process is reaped: forever for one stuck in uninterruptible sleep). What wakes it
+        // is the moment to give up on what SIGKILL could not end.
+        assert_eq!(supervisor.next_deadline(), Some(now + KILL_WAIT));
         // Reap it (this test process is its parent).
         let _ = nix::sys::wait::waitpid(pid, None);
     }

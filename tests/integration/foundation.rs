@@ -6,9 +6,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::channel;
 use std::thread;
 
+use std::time::{Duration, Instant};
+
 use crate::util::{
-    Exit, KillOnDrop, Stream, TIMEOUT, children, clean_command, descendants, fixture, kill,
-    stat_field, tinysup, tinysup_path, wait_until, zombies_under,
+    Exit, KillOnDrop, Mode, Running, Stream, TIMEOUT, Tinysup, children, clean_command,
+    descendants, fixture, kill, pid_namespaces_available, stat_field, tinysup, tinysup_path,
+    wait_until, zombies_under,
 };
 
 fn sh(script: &str) -> Vec<String> {
@@ -264,6 +267,187 @@ fn a_program_ending_during_a_storm_keeps_its_exit_status() {
         sent += 1;
     }
     assert_eq!(run.wait(), Exit::Code(7), "after {sent} signals");
+}
+
+/// Starts `run` in `mode`; `None` where PID namespaces are unavailable (after a loud
+/// message; with CI=true that fails the test).
+fn start(run: Tinysup, mode: Mode) -> Option<Running> {
+    (mode == Mode::Subreaper || pid_namespaces_available()).then(|| run.start(mode))
+}
+
+#[test]
+fn signals_libc_keeps_and_fault_signals_sent_with_kill_are_forwarded() {
+    // 32–34 belong to the C libraries, which refuse to handle them, but the kernel delivers
+    // them: `docker kill -s RTMIN` is 34. ILL, BUS, FPE and SEGV sent with kill are not
+    // faults of tinysup's (dumb-init forwards them; tini and catatonit die of them when not
+    // PID 1). The fixture waits for each with the raw system calls.
+    let numbers = [
+        32,
+        33,
+        34,
+        libc::SIGILL,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGSEGV,
+    ];
+    for mode in [Mode::Subreaper, Mode::Pid1] {
+        let mut args = vec![fixture("sigwait.py")];
+        args.extend(numbers.iter().map(|n| n.to_string()));
+        let Some(mut run) = start(tinysup(args), mode) else {
+            return;
+        };
+        run.expect("ready");
+        for number in numbers {
+            run.signal(number);
+            run.expect_on(Stream::Stdout, &format!("got {number}"));
+        }
+        run.signal(libc::SIGTERM);
+        assert_eq!(run.wait(), Exit::Code(0), "{mode:?}: {}", run.transcript());
+    }
+}
+
+#[test]
+fn realtime_signals_are_numbered_as_docker_and_bash_number_them() {
+    // RTMIN is 34 whatever C library tinysup is linked with (musl's own SIGRTMIN is 35).
+    let Some(mut run) = tinysup([fixture("traps.sh")]).env("TRAPS", "34 37").pid1() else {
+        return;
+    };
+    run.expect("ready");
+    run.signal(34);
+    run.expect_on(Stream::Stdout, "got 34");
+    run.signal(37);
+    run.expect_on(Stream::Stdout, "got 37");
+
+    // RTMIN+3 is 37, and 34 is a valid stop signal.
+    for (stop_signal, number) in [("RTMIN+3", 37), ("34", 34)] {
+        let script =
+            format!("trap 'echo got {number}; exit 0' {number}; echo ready; sleep 1000 & wait");
+        let config = serde_json::json!({"programs": {"app": {
+            "command": ["sh", "-c", script], "stop_signal": stop_signal
+        }}});
+        let Some(mut run) = tinysup(Vec::<String>::new())
+            .env("TINYSUP_CONFIG_JSON", &config.to_string())
+            .pid1()
+        else {
+            return;
+        };
+        run.expect("ready");
+        run.signal(libc::SIGTERM);
+        run.expect_on(Stream::Stdout, &format!("got {number}"));
+        assert_eq!(run.wait(), Exit::Code(0), "{}", run.transcript());
+    }
+}
+
+#[test]
+fn a_backlog_of_queued_realtime_signals_does_not_make_pid1_deaf() {
+    // `kill` in a loop queues every instance of a real-time signal: 2,000 of each of 30
+    // signals, queued while tinysup is stopped, then a TERM. Each is forwarded in time (the
+    // program ignores them), but the TERM must be acted on at once: with a signal handler,
+    // each queued signal ran the handler before the loop got a turn, and this took seconds.
+    let ignored: Vec<String> = (35..=64).map(|n| n.to_string()).collect();
+    let script = format!("trap '' {}; echo ready; exec sleep 1000", ignored.join(" "));
+    let Some(mut run) = tinysup(sh(&script)).sigpending(100_000).pid1() else {
+        return;
+    };
+    run.expect("ready");
+    let pid = run.pid();
+    kill(pid, libc::SIGSTOP);
+    wait_until("tinysup is stopped", || {
+        stat_field(pid, 3).as_deref() == Some("T")
+    });
+    for _ in 0..2000 {
+        for number in 35..=64 {
+            kill(pid, number);
+        }
+    }
+    kill(pid, libc::SIGTERM);
+    let resumed = Instant::now();
+    kill(pid, libc::SIGCONT);
+    assert_eq!(run.wait(), Exit::Code(143), "{}", run.transcript());
+    // A bound 100 times what it takes (about 20 ms here), far below the seconds it took.
+    assert!(
+        resumed.elapsed() < Duration::from_secs(2),
+        "the TERM took {:?} behind the backlog",
+        resumed.elapsed()
+    );
+}
+
+#[test]
+fn a_stopped_program_still_gets_its_stop_signal() {
+    // A forwarded TSTP stops the tini-style program; `docker stop` must still end it, so the
+    // stop signal is followed by SIGCONT (as systemd and s6 do).
+    let Some(mut run) = tinysup(sh("echo ready; exec sleep 1000")).pid1() else {
+        return;
+    };
+    run.expect("ready");
+    let program = children(run.pid())[0];
+    run.signal(libc::SIGTSTP);
+    wait_until("the program is stopped", || {
+        stat_field(program, 3).as_deref() == Some("T")
+    });
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait(), Exit::Code(143), "{}", run.transcript());
+
+    // A supervised program someone stopped with SIGSTOP: stopped at once, not at its
+    // stop_timeout.
+    let config = serde_json::json!({"programs": {"app": {
+        "command": ["sh", "-c", "echo ready; exec sleep 1000"], "stop_timeout": 60
+    }}});
+    let Some(mut run) = tinysup(Vec::<String>::new())
+        .env("TINYSUP_CONFIG_JSON", &config.to_string())
+        .pid1()
+    else {
+        return;
+    };
+    run.expect("ready");
+    let program = children(run.pid())[0];
+    kill(program, libc::SIGSTOP);
+    wait_until("the program is stopped", || {
+        stat_field(program, 3).as_deref() == Some("T")
+    });
+    run.signal(libc::SIGTERM);
+    // A requested shutdown where nothing had to be killed.
+    assert_eq!(run.wait(), Exit::Code(0), "{}", run.transcript());
+}
+
+#[test]
+fn with_only_a_command_every_term_and_int_is_forwarded_as_tini_does() {
+    // dumb-init's test suite sends TERM, QUIT, CONT and INT in turn and expects each to
+    // arrive: a second shutdown signal is forwarded like the first, not turned into SIGKILL.
+    let Some(mut run) = tinysup([fixture("traps.sh")])
+        .env("IGNORE_TERM", "1")
+        .env("TRAPS", "QUIT CONT INT")
+        .pid1()
+    else {
+        return;
+    };
+    run.expect("ready");
+    for (number, name) in [
+        (libc::SIGTERM, "TERM"),
+        (libc::SIGQUIT, "QUIT"),
+        (libc::SIGCONT, "CONT"),
+        (libc::SIGINT, "INT"),
+        (libc::SIGTERM, "TERM"),
+    ] {
+        run.signal(number);
+        run.expect_on(Stream::Stdout, &format!("got {name}"));
+    }
+    assert!(!run.has_exited(), "{}", run.transcript());
+}
+
+#[test]
+fn with_only_a_command_nothing_is_killed_unless_a_stop_timeout_is_set() {
+    // `docker stop -t 60` for a database: the grace period is the orchestrator's, so no
+    // SIGKILL at the 5 s a supervised program gets. This one takes 5.5 s to stop.
+    let script =
+        "trap 'sleep 5.5; echo stopped cleanly; exit 0' TERM; echo ready; sleep 1000 & wait";
+    let Some(mut run) = tinysup(sh(script)).pid1() else {
+        return;
+    };
+    run.expect("ready");
+    run.signal(libc::SIGTERM);
+    run.expect_on(Stream::Stdout, "stopped cleanly");
+    assert_eq!(run.wait(), Exit::Code(0), "{}", run.transcript());
 }
 
 // ---- the program's start state ------------------------------------------------------------------

@@ -366,7 +366,9 @@ fn with_the_defaults_a_stubborn_program_is_killed_inside_dockers_grace() {
 
 #[test]
 fn stop_signal_is_sent_on_shutdown() {
-    let script = "trap 'echo got INT; exit 0' INT; trap 'echo got TERM; exit 0' TERM; echo ready; sleep 1000 & wait";
+    // A background job of a shell ignores INT: the trap ends it, or it would be left behind
+    // (and SIGKILLed at stop_timeout).
+    let script = "trap 'echo got INT; kill $!; exit 0' INT; trap 'echo got TERM; exit 0' TERM; echo ready; sleep 1000 & wait";
     let config = json!({"programs": {"app": {"command": sh(script), "stop_signal": "SIGINT"}}});
     let Some(mut run) = with_config(config).pid1() else {
         return;
@@ -408,56 +410,7 @@ fn signal_group_decides_who_gets_signals() {
     }
 }
 
-// ---- the sweep ---------------------------------------------------------------------------------
-
-/// A program that leaves two daemons behind: one that stops on TERM, one that ignores it.
-fn leaves_daemons() -> Value {
-    sh(
-        "(trap 'echo polite daemon got TERM; exit 0' TERM; echo polite up; while :; do sleep 0.05; done) & \
-        (trap '' TERM; echo stubborn up; exec sleep 1000) & \
-        sleep 0.2; echo program done",
-    )
-}
-
-#[test]
-fn as_pid1_leftover_processes_are_swept() {
-    let config = json!({"programs": {"app": {"command": leaves_daemons(), "restart": "no"}}});
-    let Some(run) = with_config(config).env("TINYSUP_LOG", "debug").pid1() else {
-        return;
-    };
-    let (exit, stdout, stderr) = run.finish();
-    assert!(stdout.contains("program done"), "{stdout}");
-    assert!(
-        stdout.contains("polite daemon got TERM"),
-        "the sweep sends SIGTERM first: {stdout}"
-    );
-    assert!(
-        stderr.contains("sweep: processes left after 500ms: SIGKILL"),
-        "{stderr}"
-    );
-    assert_eq!(exit, Exit::Code(0));
-}
-
-#[test]
-fn as_a_subreaper_nothing_is_swept() {
-    let config = json!({"programs": {"app": {"command": leaves_daemons(), "restart": "no"}}});
-    let mut run = with_config(config).subreaper();
-    // The daemons stay in the program's process group.
-    let group = run.program_group("app");
-    run.expect("program done");
-    assert_eq!(run.wait(), Exit::Code(0));
-    let survivors = crate::util::group_exists(group);
-    crate::util::kill(-group, libc::SIGKILL);
-    assert!(
-        survivors,
-        "the daemons must survive tinysup when it is not PID 1"
-    );
-    assert!(
-        !run.lines(Stream::Stdout)
-            .iter()
-            .any(|l| l.contains("got TERM"))
-    );
-}
+// The sweep and what runs leave behind: cleanup.rs.
 
 // ---- configuration sources -------------------------------------------------------------------------
 

@@ -122,6 +122,8 @@ pub struct Tinysup {
     current_dir: Option<PathBuf>,
     /// Signals tinysup is started with (ignored, blocked).
     signal_state: Option<(Vec<i32>, Vec<i32>)>,
+    /// RLIMIT_SIGPENDING for tinysup: how many signals may queue for it.
+    sigpending: Option<u64>,
     stdout: StdoutReader,
 }
 
@@ -148,6 +150,7 @@ where
         stdin: None,
         current_dir: None,
         signal_state: None,
+        sigpending: None,
         stdout: StdoutReader::Test,
     }
 }
@@ -173,6 +176,13 @@ impl Tinysup {
     /// Starts tinysup with these signals ignored and these blocked, as a parent may.
     pub fn started_with(mut self, ignored: &[i32], blocked: &[i32]) -> Tinysup {
         self.signal_state = Some((ignored.to_vec(), blocked.to_vec()));
+        self
+    }
+
+    /// Lets up to `limit` signals queue for tinysup (RLIMIT_SIGPENDING; capped at the hard
+    /// limit).
+    pub fn sigpending(mut self, limit: u64) -> Tinysup {
+        self.sigpending = Some(limit);
         self
     }
 
@@ -217,6 +227,9 @@ impl Tinysup {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         if let Some((ignored, blocked)) = self.signal_state {
             set_signal_state(&mut command, ignored, blocked);
+        }
+        if let Some(limit) = self.sigpending {
+            set_sigpending(&mut command, limit);
         }
         let mut child = command.spawn().expect("start tinysup");
         let pid = child.id() as i32;
@@ -284,6 +297,23 @@ fn set_signal_state(command: &mut Command, ignored: Vec<i32>, blocked: Vec<i32>)
                 libc::sigaddset(&mut set, signal);
             }
             libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+}
+
+/// Makes `command` start with RLIMIT_SIGPENDING at `limit` (at most the hard limit).
+#[allow(unsafe_code)]
+fn set_sigpending(command: &mut Command, limit: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: runs in the forked child before exec; getrlimit and setrlimit are
+    // async-signal-safe system calls on a local struct.
+    unsafe {
+        command.pre_exec(move || {
+            let mut current: libc::rlimit = std::mem::zeroed();
+            libc::getrlimit(libc::RLIMIT_SIGPENDING, &mut current);
+            current.rlim_cur = limit.min(current.rlim_max);
+            libc::setrlimit(libc::RLIMIT_SIGPENDING, &current);
             Ok(())
         });
     }
