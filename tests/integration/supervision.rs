@@ -368,7 +368,7 @@ fn with_the_defaults_a_stubborn_program_is_killed_inside_dockers_grace() {
 fn stop_signal_is_sent_on_shutdown() {
     // A background job of a shell ignores INT: the trap ends it, or it would be left behind
     // (and SIGKILLed at stop_timeout).
-    let script = "trap 'echo got INT; kill $!; exit 0' INT; trap 'echo got TERM; exit 0' TERM; echo ready; sleep 1000 & wait";
+    let script = "trap 'echo got INT; kill $!; exit 0' INT; trap 'echo got TERM; exit 0' TERM; sleep 1000 & echo ready; wait";
     let config = json!({"programs": {"app": {"command": sh(script), "stop_signal": "SIGINT"}}});
     let Some(mut run) = with_config(config).pid1() else {
         return;
