@@ -27,6 +27,17 @@ pub fn children(pid: Pid) -> io::Result<Vec<Pid>> {
     Ok(found)
 }
 
+/// tinysup's own children. tinysup has one thread, so one file lists them all (a process's
+/// children are listed under the thread that forked them).
+pub fn own_children() -> io::Result<Vec<Pid>> {
+    let text = std::fs::read_to_string("/proc/thread-self/children")?;
+    Ok(text
+        .split_ascii_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .map(Pid::from_raw)
+        .collect())
+}
+
 /// Every descendant of `pid` (not `pid` itself), parents before their children.
 pub fn descendants(pid: Pid) -> Vec<Pid> {
     let mut all = Vec::new();
@@ -97,5 +108,15 @@ mod tests {
         let stat = stat(own).unwrap();
         assert_eq!(stat.pgid, nix::unistd::getpgrp());
         assert!(children(own).is_ok());
+        let child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = Pid::from_raw(child.id() as i32);
+        // The test harness has threads: the child is in the file of the thread that forked it.
+        assert!(own_children().unwrap().contains(&pid));
+        assert!(descendants(own).contains(&pid));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
     }
 }

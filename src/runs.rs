@@ -88,11 +88,11 @@ impl Runs {
         !self.reaped.is_empty()
     }
 
-    /// Looks at tinysup's children (`own` is tinysup's pid; `mains` the main process of each
-    /// program, if running) and attributes the ones not seen before.
-    pub fn scan(&mut self, own: Pid, mains: &[Option<Pid>]) {
+    /// Looks at tinysup's children (`mains`: the main process of each program, if running)
+    /// and attributes the ones not seen before.
+    pub fn scan(&mut self, mains: &[Option<Pid>]) {
         let reaped = std::mem::take(&mut self.reaped);
-        let children = match procfs::children(own) {
+        let children = match procfs::own_children() {
             Ok(children) => children,
             Err(error) => {
                 log::debug!("cannot list tinysup's children: {error}");

@@ -298,7 +298,7 @@ impl Supervisor {
     /// Attributes tinysup's new children to the runs they came from.
     fn scan(&mut self) {
         let mains: Vec<Option<Pid>> = self.programs.iter().map(|p| p.machine.pid()).collect();
-        self.runs.scan(self.own_pid, &mains);
+        self.runs.scan(&mains);
     }
 
     /// Acts on time passing: program deadlines, starts, shutdown progress.
