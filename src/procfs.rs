@@ -108,7 +108,7 @@ mod tests {
         let stat = stat(own).unwrap();
         assert_eq!(stat.pgid, nix::unistd::getpgrp());
         assert!(children(own).is_ok());
-        let child = std::process::Command::new("sleep")
+        let mut child = std::process::Command::new("sleep")
             .arg("5")
             .spawn()
             .unwrap();
@@ -116,7 +116,7 @@ mod tests {
         // The test harness has threads: the child is in the file of the thread that forked it.
         assert!(own_children().unwrap().contains(&pid));
         assert!(descendants(own).contains(&pid));
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(pid, None);
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
