@@ -2,6 +2,7 @@
 //! subreaper. One test binary; helpers in `util`.
 
 mod cleanup;
+mod daemons;
 mod foundation;
 mod output;
 mod supervision;
