@@ -18,7 +18,7 @@
 //! A run is not over when its main process is: the rest of its process group (workers, a
 //! daemon it started) may live on, holding a port or a lock. When the main process exits
 //! and [`Event::Exited`] says processes of the run are left, they are the program's
-//! [`Leftovers`]: they get the stop signal and, after `stop_timeout`, SIGKILL. The state
+//! [`Leftovers`]: they get SIGTERM and, after `stop_timeout`, SIGKILL. The state
 //! moves on as usual (BACKOFF, EXITED, FATAL, STOPPED), but a new run starts only after
 //! [`Event::LeftoversGone`], and until then the program still counts as active.
 //!
@@ -38,6 +38,11 @@ use crate::status::ExitStatus;
 /// How long the leftovers of a run get after their stop signal when the program has no
 /// `stop_timeout` (the tini-style program): as long as the final sweep gives.
 pub const LEFTOVER_GRACE: Duration = Duration::from_millis(500);
+
+/// The signal what is left of a run gets once its main process has ended: SIGTERM, not the
+/// program's stop signal, which is meant for its main process (postgres' SIGINT only
+/// cancels a backend's query; without its postmaster the backend must end).
+pub const LEFTOVER_SIGNAL: Signal = Signal::TERM;
 
 /// How long processes get to disappear after SIGKILL before tinysup says they are stuck
 /// (uninterruptible sleep, a frozen cgroup).
@@ -337,9 +342,19 @@ impl Program {
                     killed_at: killed.then_some(now),
                     stuck: false,
                 });
-                (!killed).then(|| Action::Stop {
-                    target: Target::Run(pid),
-                    signal: spec.stop_signal.unwrap_or(Signal::TERM),
+                // After a SIGKILL, once more: processes that had left the group came to
+                // tinysup only as the main process died, after the first one.
+                let target = Target::Run(pid);
+                Some(if killed {
+                    Action::Signal {
+                        target,
+                        signal: Signal::KILL,
+                    }
+                } else {
+                    Action::Stop {
+                        target,
+                        signal: LEFTOVER_SIGNAL,
+                    }
                 })
             }
             (_, Event::Exited { status, .. }) => {
@@ -450,7 +465,7 @@ impl Program {
         });
         Some(Action::Stop {
             target: Target::Run(pid),
-            signal: spec.stop_signal.unwrap_or(Signal::TERM),
+            signal: LEFTOVER_SIGNAL,
         })
     }
 
@@ -1254,7 +1269,8 @@ mod tests {
             Some(Action::Spawn)
         );
 
-        // After a SIGKILL, nothing more is sent: they only have to disappear.
+        // After a SIGKILL, SIGKILL once more (what left the group came to tinysup only as
+        // the main process died), and then they only have to disappear.
         spec.signal_group = false;
         let (_, mut program, _) = run(
             &spec,
@@ -1264,12 +1280,19 @@ mod tests {
                 (100, Event::KillWanted),
             ],
         );
-        assert_eq!(program.handle(&spec, exited(0, true), t0 + ms(200)), None);
+        assert_eq!(
+            program.handle(&spec, exited(0, true), t0 + ms(200)),
+            Some(Action::Signal {
+                target: Target::Run(pid(41)),
+                signal: Signal::KILL
+            })
+        );
         assert!(
             program
                 .leftovers()
                 .is_some_and(|left| left.kill_at.is_none())
         );
+        assert_eq!(program.handle(&spec, Event::KillWanted, t0 + ms(300)), None);
     }
 
     #[test]

@@ -21,7 +21,9 @@ use crate::config::{Config, Kind, ProgramSpec};
 use crate::duration;
 use crate::os_signals;
 use crate::procfs;
-use crate::program::{Action, Event, KILL_WAIT, LEFTOVER_GRACE, Leftovers, Program, State};
+use crate::program::{
+    Action, Event, KILL_WAIT, LEFTOVER_GRACE, LEFTOVER_SIGNAL, Leftovers, Program, State,
+};
 use crate::reaper::Children;
 use crate::runs::Runs;
 use crate::signal::{Disposition, Signal, Target, classify};
@@ -725,8 +727,7 @@ impl Supervisor {
             ) => {
                 let grace = at.saturating_duration_since(now);
                 log::warn!(
-                    "{name}: other processes of its run are still running: stopping them with {} (SIGKILL in {})",
-                    program.spec.stop_signal.unwrap_or(Signal::TERM),
+                    "{name}: other processes of its run are still running: stopping them with {LEFTOVER_SIGNAL} (SIGKILL in {})",
                     duration::format(grace)
                 )
             }

@@ -68,6 +68,10 @@ fn restart_after_the_master_is_killed(mode: Mode, options: &[&str]) {
         "{mode:?} {options:?}: a worker of the dead run still held the port:\n{}",
         run.transcript()
     );
+    // The new run's workers are up (and, with ignore-term, ignore SIGTERM) before the stop.
+    for _ in 0..3 {
+        run.expect_on(Stream::Stdout, "worker");
+    }
     run.signal(libc::SIGTERM);
     // Workers that ignore TERM are killed at the shutdown too: a requested shutdown that
     // had to kill something.
@@ -96,6 +100,37 @@ fn workers_that_left_the_group_are_stopped_before_the_restart() {
 #[test]
 fn workers_that_ignore_the_stop_signal_are_killed_at_stop_timeout() {
     restart_after_the_master_is_killed(Mode::Pid1, &["setsid", "ignore-term"]);
+}
+
+#[test]
+fn what_left_the_group_gets_the_sigkill_too() {
+    // The master ignores its stop signal and is SIGKILLed at stop_timeout; its workers left
+    // its group and come to tinysup only as it dies, after that SIGKILL: they get one of
+    // their own, at once, not a "stuck" verdict and the sweep seconds later.
+    let config = json!({
+        "programs": {"app": {
+            "command": [fixture("prefork.py"), free_port().to_string(), "2", "setsid", "ignore-term"],
+            "stop_signal": "WINCH", "stop_timeout": "300ms"
+        }},
+        "shutdown_timeout": "5s"
+    });
+    let Some(mut run) = with_config(config).pid1() else {
+        return;
+    };
+    run.expect_on(Stream::Stdout, "bound");
+    for _ in 0..2 {
+        run.expect_on(Stream::Stdout, "worker");
+    }
+    run.signal(libc::SIGTERM);
+    run.expect_on(
+        Stream::Stderr,
+        "app: still running 300ms after its stop signal: SIGKILL",
+    );
+    assert_eq!(run.wait(), Exit::Code(1), "{}", run.transcript());
+    let transcript = run.transcript();
+    for wrong in ["after SIGKILL (", "giving up", "sweep: processes left"] {
+        assert!(!transcript.contains(wrong), "{wrong:?} in:\n{transcript}");
+    }
 }
 
 /// A program that leaves two daemons in its process group and ends: one stops on TERM,

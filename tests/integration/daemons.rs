@@ -481,7 +481,7 @@ fn php_fpm_comes_back_after_its_master_is_killed() {
         count(
             &run,
             Stream::Stderr,
-            "php-fpm: other processes of its run are still running: stopping them with SIGQUIT"
+            "php-fpm: other processes of its run are still running: stopping them with SIGTERM"
         ),
         1,
         "{}",
@@ -716,7 +716,7 @@ fn postgres_comes_back_after_its_postmaster_is_killed_under_a_busy_backend() {
     });
     run.expect_on(
         Stream::Stderr,
-        "postgres: other processes of its run are still running: stopping them with SIGINT",
+        "postgres: other processes of its run are still running: stopping them with SIGTERM",
     );
     assert!(
         busy_backends(tinysup).is_empty(),

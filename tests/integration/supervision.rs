@@ -26,7 +26,7 @@ fn sh(script: &str) -> Value {
 /// A longrun that prints `start NAME`, and `stop NAME` when it gets SIGTERM.
 fn service(name: &str) -> Value {
     sh(&format!(
-        "trap 'echo stop {name}; exit 0' TERM; echo start {name}; sleep 1000 & wait $!; wait $!"
+        "trap 'echo stop {name}; exit 0' TERM; sleep 1000 & echo start {name}; wait $!; wait $!"
     ))
 }
 
