@@ -36,7 +36,7 @@ pub const FINAL_FLUSH: Duration = Duration::from_secs(1);
 /// Runs until the supervisor is done, then flushes the output.
 pub fn run(supervisor: &mut Supervisor, signals: &mut SignalIntake, hub: &mut Hub) {
     supervisor.step(Instant::now());
-    hub.log(logger::take());
+    hub.log(logger::take(hub.log_room()));
     hub.flush();
     while !supervisor.is_done() {
         let deadline = [supervisor.next_deadline(), hub.next_deadline()]
@@ -61,7 +61,7 @@ pub fn run(supervisor: &mut Supervisor, signals: &mut SignalIntake, hub: &mut Hu
         }
         supervisor.step(now);
         hub.tick(now);
-        hub.log(logger::take());
+        hub.log(logger::take(hub.log_room()));
         hub.flush();
     }
     let now = Instant::now();

@@ -2,16 +2,24 @@
 //! parsed by env_filter) or by `-v`, that queues each message instead of writing it.
 //!
 //! Messages are queued, bounded, because stderr may be a pipe nobody reads: a blocking write
-//! there must never stop PID 1. The event loop takes them with [`take`] and writes them with
-//! the programs' output, in the same format, under the name `tinysup`.
+//! there must never stop PID 1. The event loop takes them with [`take`], only as many as the
+//! destination has room for, and writes them with the programs' output, in the same format,
+//! under the name `tinysup`. While the destination is stalled they wait here; beyond
+//! [`QUEUE_BYTES`] new ones are counted and dropped, and the count is said first when writing
+//! resumes.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-/// At most this many messages wait in the queue; beyond it new ones are counted and dropped.
-const QUEUE_LIMIT: usize = 1000;
+/// At most this many bytes of messages wait in the queue; beyond it new ones are counted and
+/// dropped.
+pub const QUEUE_BYTES: usize = 64 * 1024;
+
+/// A longer message is cut to this many bytes (then "…"): one message must not fill the
+/// queue.
+const MESSAGE_LIMIT: usize = 4096;
 
 /// One queued message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,11 +30,14 @@ pub struct Message {
 
 struct Queue {
     messages: VecDeque<Message>,
+    /// The bytes of text queued.
+    bytes: usize,
     dropped: usize,
 }
 
 static QUEUE: Mutex<Queue> = Mutex::new(Queue {
     messages: VecDeque::new(),
+    bytes: 0,
     dropped: 0,
 });
 
@@ -43,15 +54,24 @@ impl Log for Logger {
         if !self.filter.matches(record) {
             return;
         }
-        let message = Message {
-            level: record.level(),
-            text: record.args().to_string(),
-        };
+        let mut text = record.args().to_string();
+        if text.len() > MESSAGE_LIMIT {
+            let mut end = MESSAGE_LIMIT;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push('…');
+        }
         let mut queue = QUEUE
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if queue.messages.len() < QUEUE_LIMIT {
-            queue.messages.push_back(message);
+        if queue.bytes + text.len() <= QUEUE_BYTES {
+            queue.bytes += text.len();
+            queue.messages.push_back(Message {
+                level: record.level(),
+                text,
+            });
         } else {
             queue.dropped += 1;
         }
@@ -96,29 +116,48 @@ pub fn init(filter: env_filter::Filter) {
     }
 }
 
-/// Takes every queued message, in order. A note about dropped messages comes first.
-pub fn take() -> Vec<Message> {
+/// Takes queued messages, in order, up to `room` bytes of text (the first one whatever its
+/// size, if there is any room). A note about dropped messages comes first. With no room,
+/// nothing is taken: the messages wait, bounded.
+pub fn take(room: usize) -> Vec<Message> {
     let mut queue = QUEUE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    // Called on every turn of the loop: nothing queued, nothing allocated.
-    if queue.messages.is_empty() && queue.dropped == 0 {
+    // Called on every turn of the loop: nothing queued (or no room), nothing allocated.
+    if (queue.messages.is_empty() && queue.dropped == 0) || room == 0 {
         return Vec::new();
     }
-    let mut messages = Vec::with_capacity(queue.messages.len() + 1);
+    let mut messages = Vec::new();
+    let mut taken = 0;
     if queue.dropped > 0 {
         let text = format!(
             "{} messages dropped: the output was not read fast enough",
             queue.dropped
         );
+        taken += text.len();
         messages.push(Message {
             level: Level::Warn,
             text,
         });
         queue.dropped = 0;
     }
-    messages.extend(queue.messages.drain(..));
+    while let Some(next) = queue.messages.front() {
+        if taken > 0 && taken + next.text.len() > room {
+            break;
+        }
+        taken += next.text.len();
+        let Some(message) = queue.messages.pop_front() else {
+            break;
+        };
+        queue.bytes -= message.text.len();
+        messages.push(message);
+    }
     messages
+}
+
+/// Takes every queued message (setup errors, before the output path exists).
+pub fn take_all() -> Vec<Message> {
+    take(usize::MAX)
 }
 
 #[cfg(test)]
@@ -132,6 +171,38 @@ mod tests {
         assert_eq!(default_level(false, 1), LevelFilter::Info);
         assert_eq!(default_level(false, 2), LevelFilter::Debug);
         assert_eq!(default_level(true, 9), LevelFilter::Trace);
+    }
+
+    #[test]
+    fn the_queue_is_bounded_and_taken_as_room_allows() {
+        let logger = Logger {
+            filter: level_filter(LevelFilter::Info),
+        };
+        let record = |text: &str| {
+            let args = format_args!("{text}");
+            logger.log(&Record::builder().level(Level::Info).args(args).build());
+        };
+        let _ = take_all();
+        // Over the bound, messages are counted and dropped.
+        let line = "x".repeat(1000);
+        for _ in 0..100 {
+            record(&line);
+        }
+        // With no room nothing is taken; with a little, a little.
+        assert!(take(0).is_empty());
+        let some = take(2500);
+        assert_eq!(
+            some[0].text,
+            "35 messages dropped: the output was not read fast enough"
+        );
+        assert_eq!(some.len(), 3, "the note and two messages");
+        let rest = take_all();
+        assert_eq!(rest.len(), QUEUE_BYTES / 1000 - 2);
+        // A huge message is cut.
+        record(&"y".repeat(10_000));
+        let cut = take_all();
+        assert!(cut[0].text.len() <= MESSAGE_LIMIT + '…'.len_utf8());
+        assert!(cut[0].text.ends_with('…'));
     }
 
     #[test]

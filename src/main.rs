@@ -160,7 +160,7 @@ fn print(text: &str) -> i32 {
 /// Only for setup, before the output path exists.
 fn fail(code: i32, message: &str) -> i32 {
     let mut stderr = std::io::stderr();
-    for queued in logger::take() {
+    for queued in logger::take_all() {
         let _ = writeln!(stderr, "tinysup: {}", queued.text);
     }
     let _ = writeln!(stderr, "tinysup: {message}");

@@ -177,10 +177,14 @@ impl Formatter {
                 }
                 out.extend_from_slice(&self.own_head);
                 out.extend_from_slice(level_word.as_bytes());
-                out.extend_from_slice(text.as_bytes());
+                push_one_line(out, text);
                 out.push(b'\n');
             }
-            _ => out.extend_from_slice(format!("{OWN_NAME}: {level_word}{text}\n").as_bytes()),
+            _ => {
+                out.extend_from_slice(format!("{OWN_NAME}: {level_word}").as_bytes());
+                push_one_line(out, text);
+                out.push(b'\n');
+            }
         }
     }
 }
@@ -256,6 +260,30 @@ fn is_plain_ascii(bytes: &[u8]) -> bool {
         .remainder()
         .iter()
         .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// Appends `text` as one line: control characters (a newline, a carriage return, an escape
+/// sequence) are written escaped (`\n`, `\x1b`), so a message holding what a user wrote
+/// cannot forge a line of its own or move the terminal's cursor. A tab stays a tab.
+fn push_one_line(out: &mut Vec<u8>, text: &str) {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(b'\t'),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            c if c.is_control() && (c as u32) < 0x100 => {
+                out.extend_from_slice(format!("\\x{:02x}", c as u32).as_bytes())
+            }
+            c if c.is_control() => {
+                out.extend_from_slice(format!("\\u{{{:x}}}", c as u32).as_bytes())
+            }
+            c => out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes()),
+        }
+    }
 }
 
 /// `name   | `, padded to `width`, the `name |` part in `color` (an ANSI code).
@@ -438,6 +466,31 @@ mod tests {
                 &mut fixed_clock(),
             );
             assert_eq!(text(&out), expected, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn own_messages_are_one_line_whatever_they_hold() {
+        for mode in [OutputMode::Raw, OutputMode::Prefix, OutputMode::Json] {
+            let mut out = Vec::new();
+            Formatter::new(&[], mode, false, [false; 2]).own_line(
+                &mut out,
+                log::Level::Error,
+                "bad name \"a\nb\": x\r\x1b[2J\u{85}\tend",
+                &mut fixed_clock(),
+            );
+            let text = text(&out);
+            assert_eq!(text.matches('\n').count(), 1, "{mode:?}: {text:?}");
+            assert!(
+                !text.contains('\x1b') && !text.contains('\r'),
+                "{mode:?}: {text:?}"
+            );
+            if mode != OutputMode::Json {
+                assert!(
+                    text.ends_with("bad name \"a\\nb\": x\\r\\x1b[2J\\x85\tend\n"),
+                    "{mode:?}: {text:?}"
+                );
+            }
         }
     }
 

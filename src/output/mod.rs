@@ -48,6 +48,19 @@ struct ProgramStream {
     framer: Framer,
 }
 
+/// Why [`Hub::read_stream`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadStop {
+    /// The pipe is empty.
+    Empty,
+    /// The destination has no room.
+    Full,
+    /// The budget is used up.
+    Budget,
+    /// A read returned less than asked: probably empty.
+    Short,
+}
+
 /// What poll reported about, for [`Hub::ready`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Token {
@@ -147,7 +160,9 @@ impl Hub {
     /// Handles what poll reported for `token` at `now`.
     pub fn ready(&mut self, token: Token, now: Instant) {
         match token {
-            Token::Stream(i) => self.read_stream(i, now, READS_PER_TURN * READ_CHUNK, true),
+            Token::Stream(i) => {
+                self.read_stream(i, now, READS_PER_TURN * READ_CHUNK, true);
+            }
             Token::Destination(j) => self.flush_destination(j, true),
         }
     }
@@ -164,6 +179,18 @@ impl Hub {
     pub fn tick(&mut self, now: Instant) {
         for i in 0..self.streams.len() {
             self.release_partial(i, now, false);
+        }
+    }
+
+    /// How many bytes of tinysup's own messages stderr has room for now: they wait in the
+    /// logger's bounded queue while it has none.
+    pub fn log_room(&self) -> usize {
+        let destination = &self.destinations[self.route[StreamKind::Stderr as usize]];
+        if destination.is_closed() {
+            // Dropped anyway: take them, so the logger's queue does not fill.
+            usize::MAX
+        } else {
+            sink::HIGH_WATER.saturating_sub(destination.pending())
         }
     }
 
@@ -191,24 +218,44 @@ impl Hub {
         }
     }
 
-    /// The last act: reads what the programs left in their pipes, releases partial lines,
-    /// queues `messages`, and writes everything out, waiting for a slow reader until
-    /// `deadline` at most.
-    pub fn finish(&mut self, deadline: Instant, take_messages: impl Fn() -> Vec<Message>) {
-        let now = Instant::now();
-        for i in 0..self.streams.len() {
-            self.read_stream(i, now, FINAL_READ_LIMIT, false);
-            self.release_partial(i, now, true);
-        }
+    /// The last act: reads what the programs left in their pipes and writes it out, waiting
+    /// for a slow reader until `deadline` at most. A pipe is read only while its destination
+    /// has room, so the memory bound holds to the end, and at most [`FINAL_READ_LIMIT`] per
+    /// stream (a grandchild still writing must not keep tinysup from exiting). What a
+    /// destination still stalled at the deadline would have received (what is queued for
+    /// it, and what is left in its pipes) is dropped, counted, and said in one line where a
+    /// line can still go.
+    pub fn finish(&mut self, deadline: Instant, take_messages: impl Fn(usize) -> Vec<Message>) {
+        let mut budget = vec![FINAL_READ_LIMIT; self.streams.len()];
+        let mut emptied = vec![false; self.streams.len()];
         loop {
-            self.log(take_messages());
+            let now = Instant::now();
+            for i in 0..self.streams.len() {
+                if emptied[i] {
+                    continue;
+                }
+                let (taken, stop) = self.read_stream(i, now, budget[i], true);
+                budget[i] -= taken;
+                if stop == ReadStop::Empty || budget[i] == 0 {
+                    emptied[i] = true;
+                    self.release_partial(i, now, true);
+                }
+            }
+            self.log(take_messages(self.log_room()));
             self.flush();
             let waiting: Vec<usize> = (0..self.destinations.len())
                 .filter(|&j| self.destinations[j].pending() > 0)
                 .collect();
-            let left = deadline.saturating_duration_since(Instant::now());
-            if waiting.is_empty() || left.is_zero() {
+            if waiting.is_empty() && emptied.iter().all(|&e| e) {
                 return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            if waiting.is_empty() {
+                // Room again: read on.
+                continue;
             }
             let mut fds: Vec<PollFd> = waiting
                 .iter()
@@ -216,36 +263,97 @@ impl Hub {
                 .map(|fd| PollFd::new(fd, PollFlags::POLLOUT))
                 .collect();
             if fds.is_empty() {
-                return;
+                break;
             }
             let millis = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
             match poll(&mut fds, millis) {
                 Ok(_) | Err(Errno::EINTR) => {}
-                Err(_) => return,
+                Err(_) => break,
             }
             drop(fds);
             for j in waiting {
                 self.flush_destination(j, true);
             }
         }
+        self.report_dropped(&budget, &emptied);
+    }
+
+    /// At the deadline: counts what each stalled destination would still have received,
+    /// drops it, and says so in one line on stderr, or on stdout when stderr is the stalled
+    /// one and stdout is another file that can take it. One last write, without waiting.
+    fn report_dropped(&mut self, budget: &[usize], emptied: &[bool]) {
+        let mut dropped = vec![0usize; self.destinations.len()];
+        for (j, count) in dropped.iter_mut().enumerate() {
+            *count = self.destinations[j].pending();
+        }
+        for i in 0..self.streams.len() {
+            if !emptied[i] {
+                let j = self.route[self.streams[i].kind as usize];
+                dropped[j] += self.discard_stream(i, budget[i]);
+            }
+        }
+        for (j, &bytes) in dropped.iter().enumerate() {
+            if bytes == 0 {
+                continue;
+            }
+            self.destinations[j].drop_pending();
+            let label = self.destinations[j].label;
+            let text = format!(
+                "{bytes} bytes of output dropped at exit: {label} was not read until the end                  (raise shutdown_timeout, or read it faster)"
+            );
+            let stderr = self.route[StreamKind::Stderr as usize];
+            let to = if j == stderr {
+                self.route[StreamKind::Stdout as usize]
+            } else {
+                stderr
+            };
+            if to != j {
+                let mut clock = Clock::default();
+                let out = self.destinations[to].queue();
+                self.formatter
+                    .own_line(out, log::Level::Warn, &text, &mut clock);
+                self.flush_destination(to, true);
+            }
+        }
+    }
+
+    /// Reads and discards what stream `i` holds, at most `limit` bytes; returns how many.
+    fn discard_stream(&mut self, i: usize, limit: usize) -> usize {
+        let mut discarded = 0;
+        while discarded < limit {
+            match nix::unistd::read(&self.streams[i].read, &mut self.scratch) {
+                Ok(0) | Err(Errno::EAGAIN) => break,
+                Ok(n) => discarded += n,
+                Err(Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+        discarded.min(limit)
     }
 
     /// Reads stream `i` until it is empty, `budget` bytes were read, or (with `respect_room`)
-    /// its destination is full, queueing every complete line.
-    fn read_stream(&mut self, i: usize, now: Instant, budget: usize, respect_room: bool) {
+    /// its destination is full, queueing every complete line. Returns how much it read and
+    /// why it stopped.
+    fn read_stream(
+        &mut self,
+        i: usize,
+        now: Instant,
+        budget: usize,
+        respect_room: bool,
+    ) -> (usize, ReadStop) {
         let destination_index = self.route[self.streams[i].kind as usize];
         let mut taken = 0;
         while taken < budget {
             if respect_room && !self.destinations[destination_index].has_room() {
-                break;
+                return (taken, ReadStop::Full);
             }
             let n = match nix::unistd::read(&self.streams[i].read, &mut self.scratch) {
-                Ok(0) | Err(Errno::EAGAIN) => break,
+                Ok(0) | Err(Errno::EAGAIN) => return (taken, ReadStop::Empty),
                 Ok(n) => n,
                 Err(Errno::EINTR) => continue,
                 Err(error) => {
                     log::warn!("reading program output: {}", error.desc());
-                    break;
+                    return (taken, ReadStop::Empty);
                 }
             };
             taken += n;
@@ -262,9 +370,11 @@ impl Hub {
                 formatter.program_line(out, program, kind, line, &mut clock)
             });
             if n < self.scratch.len() {
-                break;
+                // Probably empty now; the next turn will tell.
+                return (taken, ReadStop::Short);
             }
         }
+        (taken, ReadStop::Budget)
     }
 
     fn release_partial(&mut self, i: usize, now: Instant, force: bool) {
@@ -279,12 +389,21 @@ impl Hub {
     }
 
     fn flush_destination(&mut self, j: usize, writable: bool) {
-        if let Flushed::Closed(error) = self.destinations[j].flush(writable) {
-            let label = self.destinations[j].label;
-            log::warn!(
+        let label = self.destinations[j].label;
+        match self.destinations[j].flush(writable) {
+            Flushed::Closed(error) => log::warn!(
                 "{label} was closed ({}): what programs write to it is discarded",
                 error.desc()
-            );
+            ),
+            Flushed::Failing(error) => log::warn!(
+                "cannot write to {label} ({}): its output is dropped until writes succeed again",
+                error.desc()
+            ),
+            Flushed::Recovered { errno, dropped } => log::warn!(
+                "writes to {label} succeed again; {dropped} bytes were dropped meanwhile ({})",
+                errno.desc()
+            ),
+            Flushed::All | Flushed::WouldBlock | Flushed::Dropped => {}
         }
     }
 }

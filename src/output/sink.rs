@@ -7,8 +7,12 @@
 //! written with `MSG_DONTWAIT`. A regular file never blocks. Only if none of that works (no
 //! /proc) does it fall back to writing at most `PIPE_BUF` bytes after poll says writable.
 //!
-//! A closed reader (EPIPE) closes the destination: what it would have received is dropped,
-//! and tinysup goes on supervising.
+//! A closed reader (EPIPE) closes the destination for good: what it would have received is
+//! dropped, and tinysup goes on supervising. Any other write error (a full disk: ENOSPC,
+//! EDQUOT; EIO) is taken as passing: what could not be written is dropped and counted rather
+//! than held (holding it would block every program on a full disk), and the next bytes to
+//! write are the next attempt (no retry timer). When a write succeeds again, that is said
+//! with the count.
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -44,8 +48,15 @@ pub enum Flushed {
     All,
     /// Some is left; wait until the file is writable.
     WouldBlock,
-    /// The reader is gone (EPIPE or another write error): the destination is closed.
+    /// The reader is gone (EPIPE, EBADF): the destination is closed for good.
     Closed(Errno),
+    /// A write failed with an error that may pass (ENOSPC): what was queued is dropped.
+    /// Reported once, when the failures begin.
+    Failing(Errno),
+    /// A write failed again (already reported): what was queued is dropped and counted.
+    Dropped,
+    /// Writes succeed again after failing with `errno`; `dropped` bytes were lost meanwhile.
+    Recovered { errno: Errno, dropped: usize },
 }
 
 #[derive(Debug)]
@@ -63,6 +74,8 @@ pub struct Destination {
     pub terminal: bool,
     /// The last flush stopped at EAGAIN: worth polling for POLLOUT.
     blocked: bool,
+    /// Writes fail with this error (one that may pass); bytes dropped since.
+    failing: Option<(Errno, usize)>,
 }
 
 impl Destination {
@@ -82,6 +95,7 @@ impl Destination {
             written: 0,
             terminal,
             blocked: false,
+            failing: None,
         }
     }
 
@@ -121,6 +135,7 @@ impl Destination {
             return Flushed::All;
         };
         let mut guarded_turn = writable;
+        let mut recovered = None;
         let result = loop {
             if self.written == self.sending.len() {
                 self.sending.clear();
@@ -149,18 +164,50 @@ impl Destination {
                 }
             };
             match attempt {
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    if let Some((errno, dropped)) = self.failing.take() {
+                        recovered = Some(Flushed::Recovered { errno, dropped });
+                    }
+                }
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => break Flushed::WouldBlock,
-                Err(error) => break Flushed::Closed(error),
+                Err(error) if is_final(error) => break Flushed::Closed(error),
+                Err(error) => break Flushed::Failing(error),
             }
         };
         self.blocked = result == Flushed::WouldBlock;
-        if let Flushed::Closed(_) = result {
-            self.writer = None;
-            self.discard();
+        match result {
+            Flushed::Closed(_) => {
+                self.writer = None;
+                self.discard();
+            }
+            Flushed::Failing(errno) => {
+                let dropped = self.pending();
+                self.discard();
+                match &mut self.failing {
+                    // Said once, when the failures begin.
+                    Some((_, count)) => {
+                        *count += dropped;
+                        return Flushed::Dropped;
+                    }
+                    None => self.failing = Some((errno, dropped)),
+                }
+            }
+            // A write went through: if writes were failing, that is news.
+            Flushed::All | Flushed::WouldBlock => {
+                if let Some(recovered) = recovered {
+                    return recovered;
+                }
+            }
+            Flushed::Dropped | Flushed::Recovered { .. } => {}
         }
         result
+    }
+
+    /// Drops everything queued and not yet written (at the end, for a stalled reader).
+    pub fn drop_pending(&mut self) {
+        self.discard();
     }
 
     /// Drops everything queued (the destination is closed).
@@ -169,6 +216,14 @@ impl Destination {
         self.filling = Vec::new();
         self.written = 0;
     }
+}
+
+/// True for a write error after which the file cannot take more: its reader is gone.
+fn is_final(error: Errno) -> bool {
+    matches!(
+        error,
+        Errno::EPIPE | Errno::EBADF | Errno::ECONNRESET | Errno::ENOTCONN | Errno::EINVAL
+    )
 }
 
 impl Writer {
@@ -222,6 +277,7 @@ mod tests {
             filling: Vec::new(),
             terminal: false,
             blocked: false,
+            failing: None,
         }
     }
 

@@ -403,3 +403,139 @@ fn the_flood_check_fails_when_lines_are_lost() {
         "a torn line"
     );
 }
+
+// ---- bounds that hold to the end, and UTF-8 ---------------------------------------------------
+
+#[test]
+fn tinysups_own_messages_wait_in_a_bounded_queue_while_stderr_is_stalled() {
+    // Nobody reads tinysup's stderr, and tinysup has a lot to say: every real-time signal
+    // forwarded to ten programs is eleven debug lines. 20,000 of them would be about 9 MB.
+    let programs: serde_json::Map<String, Value> = (0..10)
+        .map(|i| {
+            let script = "trap '' 35; trap 'echo marker' 64; echo ready; \
+                          while :; do sleep 1000 & wait $!; done";
+            (format!("p{i}"), json!({"command": sh(script)}))
+        })
+        .collect();
+    let config = json!({"programs": programs});
+    let Some(mut run) = with_config(config)
+        .env("TINYSUP_LOG", "debug")
+        .stderr_stalled()
+        .sigpending(100_000)
+        .pid1()
+    else {
+        return;
+    };
+    for _ in 0..10 {
+        run.expect_on(Stream::Stdout, "ready");
+    }
+    let pid = run.pid();
+    let before = peak_memory_kib(pid);
+    for _ in 0..20_000 {
+        crate::util::kill(pid, 35);
+    }
+    // The kernel hands out the lowest signal first: once 64 arrives, every 35 was taken.
+    crate::util::kill(pid, 64);
+    run.expect_on(Stream::Stdout, "marker");
+    let after = peak_memory_kib(pid);
+    assert!(
+        after < before + 3 * 1024,
+        "tinysup's memory grew from {before} KiB to {after} KiB"
+    );
+}
+
+/// A program that enlarges its stdout pipe to 1 MiB, fills it, and exits.
+fn fills_a_big_pipe() -> Value {
+    json!([
+        "python3",
+        "-c",
+        "import fcntl, os; fcntl.fcntl(1, 1031, 1 << 20); os.write(1, (b'x' * 99 + b'\\n') * 10000)"
+    ])
+}
+
+#[test]
+fn the_final_drain_keeps_the_memory_bound_and_counts_what_it_drops() {
+    // Twenty programs leave 1 MB each in their pipes and end, while nobody reads stdout:
+    // the last drain must not read it all into memory (20 MB).
+    let programs: serde_json::Map<String, Value> = (0..20)
+        .map(|i| {
+            (
+                format!("p{i}"),
+                json!({"command": fills_a_big_pipe(), "type": "oneshot"}),
+            )
+        })
+        .collect();
+    let config = json!({"programs": programs, "shutdown_timeout": "1s"});
+    let Some(mut run) = with_config(config).stdout(StdoutReader::Stalled).pid1() else {
+        return;
+    };
+    let pid = run.pid();
+    let peak = crate::util::peak_memory_until_exit(pid);
+    assert!(peak < 12 * 1024, "tinysup's memory went up to {peak} KiB");
+    let line = run.expect_on(
+        Stream::Stderr,
+        "bytes of output dropped at exit: stdout was not read",
+    );
+    let dropped: usize = line
+        .split_whitespace()
+        .find_map(|word| word.parse().ok())
+        .expect("a count");
+    // 20 MB were written; at most the pipes and the queues got out.
+    assert!(dropped > 15_000_000, "{line}");
+    assert_eq!(run.wait(), Exit::Code(0));
+}
+
+#[test]
+fn json_lines_are_split_between_characters() {
+    // A line of 40,000 bytes of 'é' after one ASCII byte (so each 16 KiB cut falls inside a
+    // character), and a partial line whose 'é' is split across two writes 300 ms apart.
+    let script = "python3 -c \"import sys; sys.stdout.write('a' + 'é' * 20000 + '\\n')\"; \
+                  printf 'abc\\303'; sleep 0.3; printf '\\251 def\\n'";
+    let config = json!({"output": "json", "programs": {"app": oneshot(script)}});
+    let (exit, stdout, _) = with_config(config).env("TINYSUP_LOG", "off").output();
+    assert_eq!(exit, Exit::Code(0));
+    let lines: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            let value: Value = serde_json::from_str(l).unwrap();
+            value["line"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(
+        lines.iter().all(|l| !l.contains('\u{fffd}')),
+        "a character was cut in two: {:?}",
+        lines.iter().map(|l| l.len()).collect::<Vec<_>>()
+    );
+    let long: String = lines[..lines.len() - 2].concat();
+    assert_eq!(long, format!("a{}", "é".repeat(20_000)));
+    assert_eq!(lines[lines.len() - 2..], ["abc", "é def"]);
+}
+
+#[test]
+fn a_full_disk_under_stdout_is_survived_and_recovered_from() {
+    // stdout is a file on a full filesystem, which gets room again: writes fail (ENOSPC),
+    // output is dropped meanwhile, and once a write succeeds again output flows on.
+    if !crate::util::pid_namespaces_available() {
+        return;
+    }
+    let out = crate::util::clean_command("unshare")
+        .args(["--mount", "--propagation", "private", "sh"])
+        .arg(crate::util::fixture("enospc.sh"))
+        .arg(crate::util::tinysup_path())
+        .output()
+        .expect("run the fixture");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (log, tail) = stdout.split_once("---\n").expect("the fixture's separator");
+    assert!(
+        log.contains("cannot write to stdout (No space left on device)"),
+        "{log}"
+    );
+    assert!(log.contains("writes to stdout succeed again"), "{log}");
+    assert!(!log.contains("was closed"), "{log}");
+    assert_eq!(tail.lines().count(), 3, "lines after the recovery: {tail}");
+}

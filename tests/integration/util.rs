@@ -125,6 +125,8 @@ pub struct Tinysup {
     /// RLIMIT_SIGPENDING for tinysup: how many signals may queue for it.
     sigpending: Option<u64>,
     stdout: StdoutReader,
+    /// Nobody reads tinysup's stderr: the pipe fills and stays full.
+    stderr_stalled: bool,
 }
 
 /// Who reads tinysup's stdout.
@@ -152,6 +154,7 @@ where
         signal_state: None,
         sigpending: None,
         stdout: StdoutReader::Test,
+        stderr_stalled: false,
     }
 }
 
@@ -170,6 +173,12 @@ impl Tinysup {
     /// Sets who reads tinysup's stdout.
     pub fn stdout(mut self, reader: StdoutReader) -> Tinysup {
         self.stdout = reader;
+        self
+    }
+
+    /// Nobody reads tinysup's stderr: its pipe fills and stays full (a stalled log reader).
+    pub fn stderr_stalled(mut self) -> Tinysup {
+        self.stderr_stalled = true;
         self
     }
 
@@ -253,11 +262,14 @@ impl Tinysup {
                 let _ = sender.send(Output::Closed);
             }
         }
-        read_lines(
-            child.stderr.take().expect("stderr"),
-            Stream::Stderr,
-            sender.clone(),
-        );
+        let stderr = child.stderr.take().expect("stderr");
+        let mut stalled_stderr = None;
+        if self.stderr_stalled {
+            stalled_stderr = Some(stderr);
+            let _ = sender.send(Output::Closed);
+        } else {
+            read_lines(stderr, Stream::Stderr, sender.clone());
+        }
         thread::spawn(move || {
             let status = child.wait().expect("wait for tinysup");
             let _ = sender.send(Output::Exited(status));
@@ -271,6 +283,7 @@ impl Tinysup {
             exit: None,
             closed: 0,
             _stalled: stalled,
+            _stalled_stderr: stalled_stderr,
         }
     }
 
@@ -377,6 +390,8 @@ pub struct Running {
     closed: u8,
     /// tinysup's stdout, held open and never read (`StdoutReader::Stalled`).
     _stalled: Option<std::process::ChildStdout>,
+    /// tinysup's stderr, held open and never read (`Tinysup::stderr_stalled`).
+    _stalled_stderr: Option<std::process::ChildStderr>,
 }
 
 impl Running {
@@ -621,6 +636,22 @@ pub fn stat_field(pid: i32, n: usize) -> Option<String> {
     // The command name (field 2) is in parentheses and may contain spaces.
     let after_name = &text[text.rfind(')')? + 2..];
     after_name.split_whitespace().nth(n - 3).map(str::to_string)
+}
+
+/// The peak resident memory in KiB (VmHWM) of `pid` when it ends: read until the process is
+/// gone (a high-water mark only grows, so the last reading is the peak).
+pub fn peak_memory_until_exit(pid: i32) -> u64 {
+    let mut peak = 0;
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        let now = peak_memory_kib(pid);
+        if now == 0 {
+            break;
+        }
+        peak = peak.max(now);
+        thread::sleep(Duration::from_millis(2));
+    }
+    peak
 }
 
 /// The peak resident memory of `pid` in KiB (VmHWM).
