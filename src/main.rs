@@ -54,7 +54,7 @@ fn run(args: Vec<OsString>) -> i32 {
         Ok(Request::Run(options)) => (options, false),
         Ok(Request::PrintConfig(options)) => (options, true),
         Ok(Request::Help) => return print(cli::HELP),
-        Ok(Request::Version) => return print(&format!("tinysup {}\n", env!("CARGO_PKG_VERSION"))),
+        Ok(Request::Version) => return print(&cli::version()),
         Ok(Request::License) => return print(cli::LICENSE),
         Err(error) => return fail(EXIT_USAGE, &format!("{error} (see tinysup --help)")),
     };
