@@ -12,6 +12,7 @@
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
+use crate::config::shown;
 use crate::signal::Signal;
 
 /// What the command line asks for.
@@ -53,7 +54,16 @@ pub struct Options {
 const CONTROL_SUBCOMMANDS: [&str; 6] = ["status", "start", "stop", "restart", "signal", "check"];
 
 /// Parses the arguments after `argv[0]`. `env` reads tini's variables.
+///
+/// An error is one line, bounded: it may quote an argument, which can hold a newline.
 pub fn parse(args: &[OsString], env: impl Fn(&str) -> Option<OsString>) -> Result<Request, String> {
+    parse_words(args, env).map_err(|error| shown::line(&error, 512).into_owned())
+}
+
+fn parse_words(
+    args: &[OsString],
+    env: impl Fn(&str) -> Option<OsString>,
+) -> Result<Request, String> {
     let mut options = Options::default();
     if env("TINI_KILL_PROCESS_GROUP").is_some() {
         options.signal_group = true;

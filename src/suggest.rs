@@ -14,7 +14,9 @@ pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// `" (did you mean X?)"`, or nothing.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    nearest(word, candidates).map_or_else(String::new, |n| format!(" (did you mean {n}?)"))
+    nearest(word, candidates).map_or_else(String::new, |n| {
+        format!(" (did you mean {}?)", crate::config::shown::name(n))
+    })
 }
 
 /// Levenshtein distance over bytes.

@@ -8,6 +8,8 @@ use std::io;
 
 use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
 
+use crate::config::shown;
+
 /// Who a program runs as.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
@@ -77,21 +79,22 @@ impl Credentials {
         passwd: &str,
         group_file: &str,
     ) -> Result<Credentials, String> {
-        let entry = match user.parse::<u32>() {
-            Ok(uid) => passwd_entries(passwd).find(|e| e.uid == uid),
-            Err(_) => Some(
-                passwd_entries(passwd)
-                    .find(|e| e.name == user)
-                    .ok_or_else(|| format!("unknown user {user:?} (not in /etc/passwd)"))?,
-            ),
-        };
+        let entry =
+            match user.parse::<u32>() {
+                Ok(uid) => passwd_entries(passwd).find(|e| e.uid == uid),
+                Err(_) => Some(passwd_entries(passwd).find(|e| e.name == user).ok_or_else(
+                    || format!("unknown user {} (not in /etc/passwd)", shown::quoted(user)),
+                )?),
+            };
         let gid = match group {
             Some(group) => match group.parse::<u32>() {
                 Ok(gid) => gid,
                 Err(_) => group_entries(group_file)
                     .find(|e| e.name == group)
                     .map(|e| e.gid)
-                    .ok_or_else(|| format!("unknown group {group:?} (not in /etc/group)"))?,
+                    .ok_or_else(|| {
+                        format!("unknown group {} (not in /etc/group)", shown::quoted(group))
+                    })?,
             },
             None => entry.as_ref().map_or(0, |e| e.gid),
         };

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
+use super::shown;
+
 /// Where a piece of configuration came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -47,15 +49,24 @@ impl ConfigError {
     }
 }
 
+/// How much of each part of a problem is shown: a file path or a variable name, the setting's
+/// path, the message. Longer parts are cut, with their length (see [`shown::line`]).
+const SOURCE_LIMIT: usize = 256;
+const PATH_LIMIT: usize = 256;
+const MESSAGE_LIMIT: usize = 4096;
+
+/// One line, whatever the source, the path and the message hold: each part is escaped and
+/// bounded here, where every error and warning is displayed, so no text a user wrote (a
+/// key, a name, a variable) can start a line of its own or fill the terminal.
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(source) = &self.source {
-            write!(f, "{source}: ")?;
+            write!(f, "{}: ", shown::line(&source.to_string(), SOURCE_LIMIT))?;
         }
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", shown::line(&self.path, PATH_LIMIT))?;
         }
-        write!(f, "{}", self.message)
+        write!(f, "{}", shown::line(&self.message, MESSAGE_LIMIT))
     }
 }
 
@@ -278,5 +289,28 @@ mod tests {
             ConfigError::new(None, "", "nothing to run").to_string(),
             "nothing to run"
         );
+    }
+
+    #[test]
+    fn every_error_is_one_bounded_line() {
+        let forged = "x\ntinysup: error: forged\r";
+        let error = ConfigError::new(
+            Some(var(&format!("TINYSUP_{forged}"))),
+            &format!("programs.{forged}"),
+            format!("unknown value {forged}"),
+        );
+        assert_eq!(
+            error.to_string(),
+            r"TINYSUP_x\ntinysup: error: forged\r: programs.x\ntinysup: error: forged\r: unknown value x\ntinysup: error: forged\r"
+        );
+        let huge = "k".repeat(1 << 20);
+        let error = ConfigError::new(Some(var(&huge)), &huge, huge.clone());
+        let text = error.to_string();
+        assert!(
+            !text.contains('\n') && text.len() < 5000,
+            "{} bytes",
+            text.len()
+        );
+        assert!(text.contains("(1048576 bytes in all)"), "{text}");
     }
 }

@@ -4,13 +4,15 @@
 //! - [`sources`]: the layers, in order: the file, `TINYSUP_CONFIG_JSON`,
 //!   `TINYSUP_PROGRAM_<NAME>`, `TINYSUP_<SETTING>`, the command line;
 //! - [`validate`]: the merged document to a [`Config`], every problem reported at once;
-//! - [`print`]: a [`Config`] back to JSON, for `tinysup config`.
+//! - [`print`]: a [`Config`] back to JSON, for `tinysup config`;
+//! - [`shown`]: user-written text in messages, escaped onto one line and bounded.
 //!
 //! Everything in [`Config`] has been checked; the rest of tinysup trusts it. Defaults live in
 //! [`ProgramSpec::new`] and [`Config::new`], and the README's settings table repeats them.
 
 pub mod layers;
 pub mod print;
+pub mod shown;
 pub mod sources;
 pub mod validate;
 

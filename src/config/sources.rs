@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::layers::{ConfigError, Layered, Source};
+use super::shown;
 use super::{MAIN_PROGRAM, validate};
 use crate::suggest;
 
@@ -72,7 +73,10 @@ pub fn gather(
                 errors.push(ConfigError::new(
                     None,
                     "",
-                    format!("variable {key:?}: the name is not valid UTF-8"),
+                    format!(
+                        "variable {}: the name is not valid UTF-8",
+                        shown::quoted(&key.to_string_lossy())
+                    ),
                 ));
             }
             continue;
@@ -140,7 +144,8 @@ pub fn gather(
             SettingKind::Boolean => match parse_bool(&value) {
                 Some(b) => Value::Bool(b),
                 None => {
-                    let message = format!("{value:?} is not a boolean (use true or false)");
+                    let value = shown::quoted(&value);
+                    let message = format!("{value} is not a boolean (use true or false)");
                     errors.push(ConfigError::new(Some(source), "", message));
                     continue;
                 }
@@ -193,7 +198,7 @@ fn program_patch(layered: &Layered, name: &str, value: &str) -> Result<Value, St
         return Err("the program name is missing (TINYSUP_PROGRAM_<NAME>)".to_string());
     }
     if let Err(problem) = validate::check_name(name) {
-        return Err(format!("program name {name:?}: {problem}"));
+        return Err(format!("program name {}: {problem}", shown::quoted(name)));
     }
     let defined: Vec<&str> = layered.document()["programs"]
         .as_object()
@@ -209,7 +214,7 @@ fn program_patch(layered: &Layered, name: &str, value: &str) -> Result<Value, St
         several => {
             return Err(format!(
                 "matches several programs: {}; rename one of them",
-                several.join(", ")
+                shown::list(several.iter().copied(), 10)
             ));
         }
     };
@@ -217,11 +222,12 @@ fn program_patch(layered: &Layered, name: &str, value: &str) -> Result<Value, St
     let program = if trimmed.is_empty() || trimmed == "null" {
         if matching.is_empty() {
             return Err(format!(
-                "removes program {target:?}, which no earlier source defines (defined: {})",
+                "removes program {}, which no earlier source defines (defined: {})",
+                shown::quoted(&target),
                 if defined.is_empty() {
                     "none".to_string()
                 } else {
-                    defined.join(", ")
+                    shown::list(defined.iter().copied(), 10)
                 }
             ));
         }
@@ -268,6 +274,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 /// compared without the shared `TINYSUP_`, which would make every name look close.
 fn unknown_variable(key: &str) -> String {
     let suffix = &key[PREFIX.len()..];
+    let key = shown::name(key);
     let mut candidates: Vec<String> = ["CONFIG", "CONFIG_JSON", "LOG"]
         .iter()
         .map(|s| s.to_string())

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::layers::{ConfigError, Layered};
+use super::shown;
 use super::sources::Gathered;
 use super::{ColorMode, Config, Kind, MAIN_PROGRAM, OutputMode, ProgramSpec, Restart, RunAs};
 use crate::signal::Signal;
@@ -109,8 +110,10 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn error(&mut self, path: &[&str], message: impl Into<String>) {
         let source = self.layered.source_of(path);
+        // Each key as written, but a huge one as a prefix and its length.
+        let shown: Vec<_> = path.iter().map(|key| shown::name(key)).collect();
         self.errors
-            .push(ConfigError::new(source, &path.join("."), message));
+            .push(ConfigError::new(source, &shown.join("."), message));
     }
 
     fn config(&mut self, command: Option<&[OsString]>) -> Config {
@@ -572,7 +575,8 @@ impl Checker<'_> {
             None => {
                 let hint = suggest::did_you_mean(text, names());
                 let list = names().collect::<Vec<_>>().join(", ");
-                self.error(at, format!("unknown value {text:?}{hint}; one of {list}"));
+                let text = shown::quoted(text);
+                self.error(at, format!("unknown value {text}{hint}; one of {list}"));
                 None
             }
         }
@@ -586,7 +590,7 @@ impl Checker<'_> {
                     let hint = suggest::did_you_mean(dependency, names.iter().copied());
                     self.error(
                         &["programs", &spec.name, "depends_on"],
-                        format!("unknown program {dependency:?}{hint}"),
+                        format!("unknown program {}{hint}", shown::quoted(dependency)),
                     );
                 }
             }

@@ -1,6 +1,7 @@
 //! Integration tests: the real tinysup binary, as PID 1 of a fresh PID namespace and as a
 //! subreaper. One test binary; helpers in `util`.
 
+mod config;
 mod foundation;
 mod output;
 mod supervision;
