@@ -67,6 +67,7 @@ pub fn gather(
     let mut inline = None;
     let mut program_vars = Vec::new();
     let mut setting_vars = Vec::new();
+    let mut suggestions = suggest::Budget::default();
     for (key, value) in vars {
         let Some(key) = key.to_str() else {
             if key.as_encoded_bytes().starts_with(PREFIX.as_bytes()) {
@@ -109,7 +110,11 @@ pub fn gather(
                 Some(&(name, kind)) if key[PREFIX.len()..] == name.to_ascii_uppercase() => {
                     setting_vars.push((source, name, kind, value.to_string()))
                 }
-                _ => errors.push(ConfigError::new(Some(source), "", unknown_variable(key))),
+                _ => errors.push(ConfigError::new(
+                    Some(source),
+                    "",
+                    unknown_variable(key, &mut suggestions),
+                )),
             },
         }
     }
@@ -272,7 +277,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 
 /// The error for an unknown `TINYSUP_*` variable, with the nearest valid name. Names are
 /// compared without the shared `TINYSUP_`, which would make every name look close.
-fn unknown_variable(key: &str) -> String {
+fn unknown_variable(key: &str, suggestions: &mut suggest::Budget) -> String {
     let suffix = &key[PREFIX.len()..];
     let key = shown::name(key);
     let mut candidates: Vec<String> = ["CONFIG", "CONFIG_JSON", "LOG"]
@@ -284,7 +289,7 @@ fn unknown_variable(key: &str) -> String {
     if let Some((_, rest)) = suffix.split_once('_') {
         candidates.push(format!("PROGRAM_{rest}"));
     }
-    match suggest::nearest(suffix, candidates.iter().map(String::as_str)) {
+    match suggestions.nearest(suffix, candidates.iter().map(String::as_str)) {
         Some(nearest) => format!("unknown variable {key} (did you mean {PREFIX}{nearest}?)"),
         None => format!(
             "unknown variable {key}: tinysup knows TINYSUP_CONFIG, TINYSUP_CONFIG_JSON, \

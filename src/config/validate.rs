@@ -89,6 +89,7 @@ pub fn validate(gathered: &Gathered, context: &Context) -> Result<Config, Vec<Co
         layered: &gathered.layered,
         errors: Vec::new(),
         users: None,
+        suggestions: suggest::Budget::default(),
         context,
     };
     let config = checker.config(gathered.command.as_deref());
@@ -104,6 +105,8 @@ struct Checker<'a> {
     errors: Vec<ConfigError>,
     /// /etc/passwd and /etc/group, read once when first needed.
     users: Option<(String, String)>,
+    /// Shared by every "did you mean" of this validation.
+    suggestions: suggest::Budget,
     context: &'a Context<'a>,
 }
 
@@ -334,7 +337,7 @@ impl Checker<'_> {
             match PLANNED.iter().find(|(planned, _)| planned == key) {
                 Some((_, what)) => self.error(&at, format!("{what} are planned but not built yet")),
                 None => {
-                    let hint = suggest::did_you_mean(key, known.iter().copied());
+                    let hint = self.suggestions.did_you_mean(key, known.iter().copied());
                     let message = if hint.is_empty() {
                         format!("unknown setting (known: {})", known.join(", "))
                     } else {
@@ -573,7 +576,7 @@ impl Checker<'_> {
         match choices.iter().find(|(name, _)| *name == text) {
             Some((_, choice)) => Some(*choice),
             None => {
-                let hint = suggest::did_you_mean(text, names());
+                let hint = self.suggestions.did_you_mean(text, names());
                 let list = names().collect::<Vec<_>>().join(", ");
                 let text = shown::quoted(text);
                 self.error(at, format!("unknown value {text}{hint}; one of {list}"));
@@ -587,7 +590,9 @@ impl Checker<'_> {
         for spec in specs {
             for dependency in &spec.depends_on {
                 if !names.contains(&dependency.as_str()) {
-                    let hint = suggest::did_you_mean(dependency, names.iter().copied());
+                    let hint = self
+                        .suggestions
+                        .did_you_mean(dependency, names.iter().copied());
                     self.error(
                         &["programs", &spec.name, "depends_on"],
                         format!("unknown program {}{hint}", shown::quoted(dependency)),

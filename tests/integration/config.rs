@@ -75,3 +75,22 @@ fn a_command_line_error_is_one_line() {
     assert_eq!(exit, Exit::Code(2));
     assert_eq!(own_lines(&stderr).len(), 1, "{stderr}");
 }
+
+#[test]
+fn a_huge_key_is_not_echoed_whole() {
+    let key = "k".repeat(10 * 1024 * 1024);
+    let file = TempFile::new(
+        "huge.json",
+        &json!({"programs": {"web": {"command": "web"}}, key.as_str(): 1}).to_string(),
+    );
+    let (exit, _, stderr) = tinysup(["config", "-c", file.path()]).output();
+    assert_eq!(exit, Exit::Code(2));
+    let lines = own_lines(&stderr);
+    assert_eq!(lines.len(), 2, "{}", &stderr[..stderr.len().min(2000)]);
+    assert!(stderr.len() < 2000, "{} bytes of errors", stderr.len());
+    assert!(
+        lines[0].contains("kkkk") && lines[0].contains("(10485760 bytes)"),
+        "a prefix and the length: {}",
+        lines[0]
+    );
+}
