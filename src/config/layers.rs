@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
@@ -155,9 +156,19 @@ fn merge(
     }
 }
 
-/// Forgets the origins at and below `path`.
+/// Forgets the origins at and below `path`. Paths sort component by component, so those
+/// under `path` are the ones from `path` on that start with it: a range, not a scan of
+/// every origin (called for every value a patch sets).
 fn forget_below(origins: &mut BTreeMap<Vec<String>, Source>, path: &[String]) {
-    origins.retain(|key, _| !key.starts_with(path));
+    let below: Vec<Vec<String>> = origins
+        .range::<[String], _>((Bound::Included(path), Bound::Unbounded))
+        .map(|(key, _)| key)
+        .take_while(|key| key.starts_with(path))
+        .cloned()
+        .collect();
+    for key in below {
+        origins.remove(&key);
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +282,26 @@ mod tests {
         assert_eq!(
             layered.source_of(&["programs", "web", "env", "A"]),
             Some(var("V"))
+        );
+    }
+
+    #[test]
+    fn forgetting_a_path_keeps_its_neighbours() {
+        let mut layered = Layered::default();
+        layered.apply(
+            &json!({"programs": {"web": {"command": "w", "env": {"A": "1"}}, "web2": {"command": "x"}, "wea": {}}}),
+            &file(),
+        );
+        layered.apply(&json!({"programs": {"web": null}}), &var("V"));
+        let keys: Vec<String> = layered.origins.keys().map(|k| k.join(".")).collect();
+        assert_eq!(
+            keys,
+            [
+                "programs",
+                "programs.wea",
+                "programs.web2",
+                "programs.web2.command"
+            ]
         );
     }
 

@@ -4,6 +4,7 @@
 //! - [`sources`]: the layers, in order: the file, `TINYSUP_CONFIG_JSON`,
 //!   `TINYSUP_PROGRAM_<NAME>`, `TINYSUP_<SETTING>`, the command line;
 //! - [`validate`]: the merged document to a [`Config`], every problem reported at once;
+//! - [`order`]: the dependency graph: cycles, and the start order;
 //! - [`print`]: a [`Config`] back to JSON, for `tinysup config`;
 //! - [`shown`]: user-written text in messages, escaped onto one line and bounded.
 //!
@@ -11,6 +12,7 @@
 //! [`ProgramSpec::new`] and [`Config::new`], and the README's settings table repeats them.
 
 pub mod layers;
+pub mod order;
 pub mod print;
 pub mod shown;
 pub mod sources;

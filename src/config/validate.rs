@@ -1,6 +1,7 @@
 //! The merged configuration document to a validated [`Config`]. Every problem is collected
 //! with the source that set the value, and all are reported together.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
@@ -8,9 +9,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::layers::{ConfigError, Layered};
-use super::shown;
 use super::sources::Gathered;
 use super::{ColorMode, Config, Kind, MAIN_PROGRAM, OutputMode, ProgramSpec, Restart, RunAs};
+use super::{order, shown};
 use crate::signal::Signal;
 use crate::users::Credentials;
 use crate::{duration, shell_words, suggest};
@@ -587,9 +588,10 @@ impl Checker<'_> {
 
     /// Every `depends_on` names a program; there is no cycle.
     fn check_dependencies(&mut self, specs: &[ProgramSpec], names: &[&str]) {
+        let known: HashSet<&str> = names.iter().copied().collect();
         for spec in specs {
             for dependency in &spec.depends_on {
-                if !names.contains(&dependency.as_str()) {
+                if !known.contains(dependency.as_str()) {
                     let hint = self
                         .suggestions
                         .did_you_mean(dependency, names.iter().copied());
@@ -600,84 +602,22 @@ impl Checker<'_> {
                 }
             }
         }
-        if let Some(cycle) = find_cycle(specs) {
-            let first = cycle[0].clone();
+        if let Some(cycle) = order::find_cycle(&order::dependency_indices(specs)) {
+            let names: Vec<&str> = cycle.iter().map(|&i| specs[i].name.as_str()).collect();
             self.error(
-                &["programs", &first, "depends_on"],
-                format!("dependency cycle: {}", cycle.join(" → ")),
+                &["programs", names[0], "depends_on"],
+                order::describe_cycle(&names),
             );
         }
     }
 }
 
-/// A dependency cycle, as the names along it (the first repeated at the end), if any.
-fn find_cycle(specs: &[ProgramSpec]) -> Option<Vec<String>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        OnPath,
-        Done,
-    }
-    fn visit(
-        i: usize,
-        specs: &[ProgramSpec],
-        marks: &mut [Mark],
-        path: &mut Vec<usize>,
-    ) -> Option<Vec<String>> {
-        marks[i] = Mark::OnPath;
-        path.push(i);
-        for dependency in &specs[i].depends_on {
-            let Some(j) = specs.iter().position(|s| &s.name == dependency) else {
-                continue;
-            };
-            match marks[j] {
-                Mark::OnPath => {
-                    let start = path.iter().position(|&p| p == j).unwrap_or(0);
-                    let mut cycle: Vec<String> = path[start..]
-                        .iter()
-                        .map(|&p| specs[p].name.clone())
-                        .collect();
-                    cycle.push(specs[j].name.clone());
-                    return Some(cycle);
-                }
-                Mark::New => {
-                    if let Some(cycle) = visit(j, specs, marks, path) {
-                        return Some(cycle);
-                    }
-                }
-                Mark::Done => {}
-            }
-        }
-        path.pop();
-        marks[i] = Mark::Done;
-        None
-    }
-    let mut marks = vec![Mark::New; specs.len()];
-    (0..specs.len()).find_map(|i| {
-        if marks[i] == Mark::New {
-            visit(i, specs, &mut marks, &mut Vec::new())
-        } else {
-            None
-        }
-    })
-}
-
-/// Dependency order, ties in the order written: each step takes the first program, in the
-/// order written, whose dependencies are all placed. (The graph is known to be acyclic.)
-fn start_order(mut specs: Vec<ProgramSpec>) -> Vec<ProgramSpec> {
-    let mut ordered: Vec<ProgramSpec> = Vec::with_capacity(specs.len());
-    while !specs.is_empty() {
-        let next = specs
-            .iter()
-            .position(|s| {
-                s.depends_on
-                    .iter()
-                    .all(|d| ordered.iter().any(|o| &o.name == d))
-            })
-            .unwrap_or(0);
-        ordered.push(specs.remove(next));
-    }
-    ordered
+/// The programs in start order: dependency order, ties in the order written. (The graph is
+/// known to be acyclic.)
+fn start_order(specs: Vec<ProgramSpec>) -> Vec<ProgramSpec> {
+    let order = order::start_order(&order::dependency_indices(&specs));
+    let mut slots: Vec<Option<ProgramSpec>> = specs.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 #[cfg(test)]
@@ -952,6 +892,53 @@ mod tests {
             errors,
             ["/c.json: programs.a.depends_on: dependency cycle: a → a"]
         );
+    }
+
+    /// `n` programs `p0` … where `p{i}` depends on `p{i+1}`: the chain written backwards.
+    fn reverse_chain(n: usize) -> Map<String, Value> {
+        (0..n)
+            .map(|i| {
+                let depends_on: Vec<String> = (i + 1 < n)
+                    .then(|| format!("p{}", i + 1))
+                    .into_iter()
+                    .collect();
+                (
+                    format!("p{i}"),
+                    json!({"command": "x", "depends_on": depends_on}),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_long_chain_is_ordered_and_its_cycle_found_without_deep_recursion() {
+        // On a small stack: the depth of the search must not grow with the chain (one frame
+        // per program would overflow it here, and a 100,000-long chain on any stack).
+        let on_small_stack = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let n = 5_000;
+                let config = check(json!({"programs": reverse_chain(n)}), &[]).unwrap();
+                assert_eq!(config.programs.len(), n);
+                assert_eq!(config.programs[0].name, format!("p{}", n - 1));
+                assert_eq!(config.programs[n - 1].name, "p0");
+
+                let mut programs = reverse_chain(n);
+                programs[&format!("p{}", n - 1)]["depends_on"] = json!(["p0"]);
+                check(json!({"programs": programs}), &[]).unwrap_err()
+            })
+            .unwrap();
+        let errors = on_small_stack.join().unwrap();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with(
+                "/c.json: programs.p0.depends_on: dependency cycle of 5000 programs: \
+                 p0 → p1 → p2 → p3 → p4 → … → p4999 → p0"
+            ),
+            "{}",
+            &errors[0][..errors[0].len().min(300)]
+        );
+        assert!(errors[0].len() < 300, "the cycle is not listed whole");
     }
 
     #[test]
