@@ -61,7 +61,7 @@ fn run(args: Vec<OsString>) -> i32 {
 
     // 3. The configuration: every source, validated once; every problem reported together.
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let loaded = match config::load(&options, &vars, &|path| std::fs::read_to_string(path)) {
+    let loaded = match config::load(&options, &vars, &|path| std::fs::read(path)) {
         Ok(loaded) => loaded,
         Err(errors) => return fail(EXIT_USAGE, &config_problems(&errors)),
     };

@@ -43,7 +43,7 @@ pub struct Loaded {
 pub fn load(
     options: &cli::Options,
     vars: &[(OsString, OsString)],
-    read_file: &dyn Fn(&Path) -> std::io::Result<String>,
+    read_file: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
 ) -> Result<Loaded, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let gathered = sources::gather(

@@ -60,7 +60,7 @@ pub fn gather(
     config_path: Option<&Path>,
     command: &[OsString],
     vars: &[(OsString, OsString)],
-    read_file: &dyn Fn(&Path) -> std::io::Result<String>,
+    read_file: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
     errors: &mut Vec<ConfigError>,
 ) -> Gathered {
     let mut gathered = Gathered::default();
@@ -123,8 +123,16 @@ pub fn gather(
     // 1. The file.
     if let Some(path) = config_path.map(Path::to_path_buf).or(file_from_env) {
         let source = Source::File(path.clone());
-        match read_file(&path) {
-            Ok(text) => apply_document(&mut gathered.layered, &text, source, errors),
+        match read_file(&path).map(String::from_utf8) {
+            Ok(Ok(text)) => apply_document(&mut gathered.layered, &text, source, errors),
+            Ok(Err(error)) => errors.push(ConfigError::new(
+                Some(source),
+                "",
+                format!(
+                    "not valid UTF-8 (at byte {}): JSON is UTF-8",
+                    error.utf8_error().valid_up_to()
+                ),
+            )),
             Err(error) => errors.push(ConfigError::new(
                 Some(source),
                 "",
@@ -402,7 +410,7 @@ mod tests {
             .collect()
     }
 
-    fn files(path: &Path) -> io::Result<String> {
+    fn files(path: &Path) -> io::Result<Vec<u8>> {
         match path.to_str() {
             Some("/app.json") => Ok(
                 r#"{"programs": {"web": {"command": "web"}, "my-worker": {"command": "w"}}}"#
@@ -410,6 +418,7 @@ mod tests {
             ),
             Some("/broken.json") => Ok("{\"programs\": ".into()),
             Some("/list.json") => Ok("[1]".into()),
+            Some("/latin1.json") => Ok(b"{\"a\": \"caf\xe9\"}".to_vec()),
             _ => Err(io::Error::from_raw_os_error(libc::ENOENT)),
         }
     }
@@ -565,6 +574,11 @@ mod tests {
         assert_eq!(
             errors,
             vec!["/missing.json: cannot read: No such file or directory"]
+        );
+        let (_, errors) = run(Some("/latin1.json"), &[], &[]);
+        assert_eq!(
+            errors,
+            vec!["/latin1.json: not valid UTF-8 (at byte 10): JSON is UTF-8"]
         );
         let (_, errors) = run(Some("/list.json"), &[], &[]);
         assert_eq!(

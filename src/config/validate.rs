@@ -13,7 +13,7 @@ use super::sources::Gathered;
 use super::{ColorMode, Config, Kind, MAIN_PROGRAM, OutputMode, ProgramSpec, Restart, RunAs};
 use super::{order, shown};
 use crate::signal::Signal;
-use crate::users::Credentials;
+use crate::users::{Credentials, Setting, UserDatabase};
 use crate::{duration, shell_words, suggest};
 
 /// The top-level settings.
@@ -62,7 +62,7 @@ pub struct Context<'a> {
     /// `-g`: the tini-style program's signals go to its process group.
     pub signal_group: bool,
     /// Reads /etc/passwd and /etc/group (a test can give others).
-    pub read_file: &'a dyn Fn(&Path) -> std::io::Result<String>,
+    pub read_file: &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
 }
 
 /// Checks a program name: 1–63 characters of `[A-Za-z0-9_.-]`, not `tinysup`.
@@ -105,7 +105,7 @@ struct Checker<'a> {
     layered: &'a Layered,
     errors: Vec<ConfigError>,
     /// /etc/passwd and /etc/group, read once when first needed.
-    users: Option<(String, String)>,
+    users: Option<UserDatabase>,
     /// Shared by every "did you mean" of this validation.
     suggestions: suggest::Budget,
     context: &'a Context<'a>,
@@ -454,33 +454,28 @@ impl Checker<'_> {
             }
             return None;
         };
-        let (passwd, groups) = self.users().clone();
-        match Credentials::resolve(&user_text, group_text.as_deref(), &passwd, &groups) {
+        let resolved = Credentials::resolve(&user_text, group_text.as_deref(), self.users());
+        match resolved {
             Ok(credentials) => Some(RunAs {
                 user: user_text,
                 group: group_text,
                 credentials,
             }),
             Err(problem) => {
-                let key = if problem.contains("group") {
-                    "group"
-                } else {
-                    "user"
+                let key = match problem.setting {
+                    Setting::User => "user",
+                    Setting::Group => "group",
                 };
-                self.error(&["programs", name, key], problem);
+                self.error(&["programs", name, key], problem.message);
                 None
             }
         }
     }
 
-    /// /etc/passwd and /etc/group; a missing file reads as empty (numeric ids still work).
-    fn users(&mut self) -> &(String, String) {
+    /// /etc/passwd and /etc/group, read when first needed.
+    fn users(&mut self) -> &UserDatabase {
         let read = self.context.read_file;
-        self.users.get_or_insert_with(|| {
-            let passwd = read(Path::new("/etc/passwd")).unwrap_or_default();
-            let groups = read(Path::new("/etc/group")).unwrap_or_default();
-            (passwd, groups)
-        })
+        self.users.get_or_insert_with(|| UserDatabase::read(read))
     }
 
     fn success_codes(&mut self, value: &Value, at: &[&str]) -> Vec<i32> {
@@ -630,7 +625,7 @@ mod tests {
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
     const GROUP: &str = "root:x:0:\napp:x:1000:\nstaff:x:50:app\n";
 
-    fn files(path: &Path) -> std::io::Result<String> {
+    fn files(path: &Path) -> std::io::Result<Vec<u8>> {
         match path.to_str() {
             Some("/etc/passwd") => Ok(PASSWD.into()),
             Some("/etc/group") => Ok(GROUP.into()),

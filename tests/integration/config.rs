@@ -3,9 +3,11 @@
 //! marks, duplicate keys and unusable ids; warnings that still let it start; and the
 //! Kubernetes service variables it leaves alone.
 
-use serde_json::json;
+use std::path::PathBuf;
 
-use crate::util::{Exit, TempFile, tinysup};
+use serde_json::{Value, json};
+
+use crate::util::{Exit, TempFile, clean_command, pid_namespaces_available, tinysup, tinysup_path};
 
 /// Every line of `stderr` is one of tinysup's own (`tinysup: …`): none was forged by text a
 /// user wrote. Returns the lines.
@@ -93,4 +95,160 @@ fn a_huge_key_is_not_echoed_whole() {
         "a prefix and the length: {}",
         lines[0]
     );
+}
+
+// ---- the user database -------------------------------------------------------------------------
+
+/// A folder standing in for /etc, removed when dropped.
+struct FakeEtc(PathBuf);
+
+impl FakeEtc {
+    fn new(files: &[(&str, &[u8])]) -> FakeEtc {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("tinysup-etc-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("make a folder");
+        for (name, contents) in files {
+            std::fs::write(dir.join(name), contents).expect("write a file");
+        }
+        FakeEtc(dir)
+    }
+}
+
+impl Drop for FakeEtc {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs tinysup with `args` and `env` in a mount namespace of its own whose /etc holds only
+/// `files`: the user database the test wants, without touching the machine's. `None` where
+/// namespaces cannot be made (see `pid_namespaces_available`).
+fn with_etc(
+    files: &[(&str, &[u8])],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Option<(Exit, String, String)> {
+    if !pid_namespaces_available() {
+        return None;
+    }
+    let etc = FakeEtc::new(files);
+    let mut command = clean_command("timeout");
+    command
+        .args(["15", "unshare", "--mount", "--propagation", "private", "--"])
+        .args([
+            "sh",
+            "-c",
+            "mount --bind \"$1\" /etc && shift && exec \"$@\"",
+            "sh",
+        ])
+        .arg(&etc.0)
+        .arg(tinysup_path())
+        .args(args)
+        .envs(env.iter().copied());
+    let output = command.output().expect("run unshare");
+    let exit = match output.status.code() {
+        Some(code) => Exit::Code(code),
+        None => {
+            Exit::Signal(std::os::unix::process::ExitStatusExt::signal(&output.status).unwrap_or(0))
+        }
+    };
+    Some((
+        exit,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+const GROUP: &[u8] = b"root:x:0:\napp:x:1000:\nstaff:x:50:app\n";
+
+/// `tinysup config` with one program run as `user` (and `group`).
+fn config_as(
+    files: &[(&str, &[u8])],
+    user: Value,
+    group: Option<&str>,
+) -> Option<(Exit, String, String)> {
+    let mut program = json!({"command": "true", "user": user});
+    if let Some(group) = group {
+        program["group"] = json!(group);
+    }
+    let config = json!({"programs": {"p": program}}).to_string();
+    with_etc(files, &["config"], &[("TINYSUP_CONFIG_JSON", &config)])
+}
+
+#[test]
+fn a_byte_that_is_not_utf8_in_another_users_line_changes_nothing() {
+    let passwd = b"root:x:0:0:root:/root:/bin/sh\nother:x:7:7:Ren\xe9:/home/ren\xe9:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
+    let Some((exit, stdout, stderr)) = config_as(
+        &[("passwd", passwd), ("group", GROUP)],
+        json!("app"),
+        Some("staff"),
+    ) else {
+        return;
+    };
+    assert_eq!(exit, Exit::Code(0), "{stderr}");
+    let printed: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(printed["programs"]["p"]["user"], json!("app"));
+}
+
+#[test]
+fn home_and_names_need_not_be_utf8() {
+    // The user found by number has a name and a HOME that are not UTF-8: the program gets
+    // them byte for byte.
+    let passwd = b"root:x:0:0:root:/root:/bin/sh\nren\xe9:x:1000:1000::/home/ren\xe9:/bin/sh\n";
+    let config = json!({"programs": {"show": {
+        "command": ["sh", "-c", "printf '%s|%s' \"$HOME\" \"$USER\" | od -An -tx1"],
+        "type": "oneshot", "user": 1000
+    }}})
+    .to_string();
+    let Some((exit, stdout, stderr)) = with_etc(
+        &[("passwd", passwd), ("group", GROUP)],
+        &[],
+        &[("TINYSUP_CONFIG_JSON", &config)],
+    ) else {
+        return;
+    };
+    assert_eq!(exit, Exit::Code(0), "{stderr}");
+    let hex: String = stdout
+        .lines()
+        .map(|l| l.split_once(" | ").map_or(l, |(_, b)| b))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let expected: Vec<String> = b"/home/ren\xe9|ren\xe9"
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        hex.split_whitespace().collect::<Vec<_>>(),
+        expected,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_absent_user_database_is_named() {
+    let Some((exit, _, stderr)) = config_as(&[("group", GROUP)], json!("app"), None) else {
+        return;
+    };
+    assert_eq!(exit, Exit::Code(2));
+    assert!(
+        stderr.contains("programs.p.user: cannot read /etc/passwd: No such file or directory"),
+        "{stderr}"
+    );
+    let passwd: &[u8] = b"app:x:1000:1000::/home/app:/bin/sh\n";
+    let Some((exit, _, stderr)) = config_as(&[("passwd", passwd)], json!("app"), Some("staff"))
+    else {
+        return;
+    };
+    assert_eq!(exit, Exit::Code(2));
+    assert!(
+        stderr.contains("programs.p.group: cannot read /etc/group: No such file or directory"),
+        "{stderr}"
+    );
+    // A numeric id needs neither, as with docker run --user.
+    let Some((exit, stdout, stderr)) = config_as(&[], json!(4242), Some("5000")) else {
+        return;
+    };
+    assert_eq!(exit, Exit::Code(0), "{stderr}");
+    assert!(stdout.contains("\"user\": \"4242\""), "{stdout}");
 }
