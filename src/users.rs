@@ -144,22 +144,60 @@ enum Id<'a> {
 }
 
 fn id(text: &str, setting: Setting) -> Result<Id<'_>, ResolveError> {
-    if !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(Id::Name(text));
     }
-    let what = match setting {
-        Setting::User => "a uid",
-        Setting::Group => "a gid",
+    let (what, kind) = match setting {
+        Setting::User => ("uid", UID_T),
+        Setting::Group => ("gid", GID_T),
     };
-    number(text.as_bytes()).map(Id::Number).ok_or_else(|| {
-        ResolveError::new(
+    match number(text.as_bytes()) {
+        Some(NO_ID) => Err(ResolveError::new(
+            setting,
+            format!("{what} {NO_ID} is {kind}{NO_CHANGE}"),
+        )),
+        Some(n) => Ok(Id::Number(n)),
+        None => Err(ResolveError::new(
             setting,
             format!(
-                "{} is too large for {what} (at most 4294967294)",
+                "{} is too large for a {what} (at most 4294967294)",
                 shown::name(text)
             ),
-        )
-    })
+        )),
+    }
+}
+
+/// `(uid_t) -1`, and `(gid_t) -1`: the system calls take it for "no id". `setresuid` and
+/// `chown` read it as "leave this one unchanged"; `setuid`, `setgid` and `setgroups` refuse
+/// it. A program configured to run as it would never run as that user, so it is refused
+/// before anything starts, wherever it comes from.
+const NO_ID: u32 = u32::MAX;
+const NO_CHANGE: &str = ": the kernel reads it as \"no change\", not as an id; use another";
+
+/// `id`, found in a file, unless it is (uid_t) -1: then an error that starts with `where`
+/// (`user "app" has gid 4294967295 in /etc/passwd`).
+fn usable(
+    id: u32,
+    setting: Setting,
+    kind: &str,
+    found: impl FnOnce() -> String,
+) -> Result<u32, ResolveError> {
+    if id != NO_ID {
+        return Ok(id);
+    }
+    Err(ResolveError::new(
+        setting,
+        format!("{}, which is {kind}{NO_CHANGE}", found()),
+    ))
+}
+
+/// The C types of ids, for messages about (uid_t) -1.
+const UID_T: &str = "(uid_t) -1";
+const GID_T: &str = "(gid_t) -1";
+
+/// A name from a file, for a message.
+fn file_name(name: &[u8]) -> String {
+    shown::quoted(&String::from_utf8_lossy(name))
 }
 
 /// `cannot read /etc/passwd: No such file or directory`.
@@ -207,19 +245,30 @@ impl Credentials {
                 ));
             }
         };
+        if let Some(e) = &entry {
+            usable(e.uid, Setting::User, UID_T, || {
+                let name = file_name(e.name);
+                format!("user {name} has uid {NO_ID} in {PASSWD_PATH}")
+            })?;
+        }
         let gid = match group.map(|g| id(g, Setting::Group)).transpose()? {
             Some(Id::Number(gid)) => gid,
             Some(Id::Name(name)) => match &database.group {
-                Ok(groups) => group_entries(groups)
-                    .find(|e| e.name == name.as_bytes())
-                    .map(|e| e.gid)
-                    .ok_or_else(|| {
+                Ok(groups) => {
+                    let found = group_entries(groups)
+                        .find(|e| e.name == name.as_bytes())
+                        .ok_or_else(|| {
+                            let name = shown::quoted(name);
+                            ResolveError::new(
+                                Setting::Group,
+                                format!("unknown group {name} (not in {GROUP_PATH})"),
+                            )
+                        })?;
+                    usable(found.gid, Setting::Group, GID_T, || {
                         let name = shown::quoted(name);
-                        ResolveError::new(
-                            Setting::Group,
-                            format!("unknown group {name} (not in {GROUP_PATH})"),
-                        )
-                    })?,
+                        format!("group {name} has gid {NO_ID} in {GROUP_PATH}")
+                    })?
+                }
                 Err(error) => {
                     let problem = cannot_read(GROUP_PATH, error);
                     return Err(ResolveError::new(
@@ -228,14 +277,26 @@ impl Credentials {
                     ));
                 }
             },
-            None => entry.as_ref().map_or(0, |e| e.gid),
+            None => match &entry {
+                Some(e) => usable(e.gid, Setting::User, GID_T, || {
+                    let name = file_name(e.name);
+                    format!("user {name} has gid {NO_ID} in {PASSWD_PATH}")
+                })?,
+                None => 0,
+            },
         };
         let mut groups = vec![Gid::from_raw(gid)];
         if let Some(entry) = &entry {
             match &database.group {
                 Ok(file) => {
                     for member_of in group_entries(file).filter(|g| g.has_member(entry.name)) {
-                        let extra = Gid::from_raw(member_of.gid);
+                        let extra = usable(member_of.gid, Setting::User, GID_T, || {
+                            let (user, group) = (file_name(entry.name), file_name(member_of.name));
+                            format!(
+                                "user {user} is in group {group}, whose gid in {GROUP_PATH} is {NO_ID}"
+                            )
+                        })?;
+                        let extra = Gid::from_raw(extra);
                         if !groups.contains(&extra) {
                             groups.push(extra);
                         }
@@ -398,6 +459,57 @@ audio:x:29:app
         let error = resolve("99999999999", None).unwrap_err();
         assert_eq!(error.setting, Setting::User);
         assert!(error.message.contains("too large for a uid"), "{error:?}");
+    }
+
+    #[test]
+    fn the_id_minus_one_is_refused_wherever_it_comes_from() {
+        let passwd = b"ghost:x:4294967295:1::/:/bin/sh\nodd:x:5:4294967295::/:/bin/sh\napp:x:1000:1000::/:/bin/sh\n";
+        let group = b"none:x:4294967295:app\n";
+        let db = database(passwd, group);
+        let check = |user: &str, group: Option<&str>, setting: Setting, expected: &str| {
+            let error = Credentials::resolve(user, group, &db).unwrap_err();
+            assert_eq!(error.setting, setting, "{error:?}");
+            assert!(error.message.starts_with(expected), "{}", error.message);
+        };
+        check(
+            "4294967295",
+            None,
+            Setting::User,
+            "uid 4294967295 is (uid_t) -1",
+        );
+        check(
+            "ghost",
+            None,
+            Setting::User,
+            "user \"ghost\" has uid 4294967295 in /etc/passwd, which is (uid_t) -1",
+        );
+        check(
+            "5",
+            Some("4294967295"),
+            Setting::Group,
+            "gid 4294967295 is (gid_t) -1",
+        );
+        check(
+            "odd",
+            None,
+            Setting::User,
+            "user \"odd\" has gid 4294967295 in /etc/passwd, which is (gid_t) -1",
+        );
+        check(
+            "5",
+            Some("none"),
+            Setting::Group,
+            "group \"none\" has gid 4294967295 in /etc/group, which is (gid_t) -1",
+        );
+        check(
+            "app",
+            None,
+            Setting::User,
+            "user \"app\" is in group \"none\", whose gid in /etc/group is 4294967295, which is (gid_t) -1",
+        );
+        // One less is an ordinary id.
+        let c = Credentials::resolve("4294967294", Some("4294967294"), &db).unwrap();
+        assert_eq!((c.uid.as_raw(), c.gid.as_raw()), (4294967294, 4294967294));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The configuration: layered sources, then validated once into [`Config`].
 //!
+//! - [`duplicates`]: keys written twice in one JSON object, which JSON parsers drop;
 //! - [`layers`]: RFC 7386 merge patches that remember which source set each value;
 //! - [`sources`]: the layers, in order: the file, `TINYSUP_CONFIG_JSON`,
 //!   `TINYSUP_PROGRAM_<NAME>`, `TINYSUP_<SETTING>`, the command line;
@@ -11,6 +12,7 @@
 //! Everything in [`Config`] has been checked; the rest of tinysup trusts it. Defaults live in
 //! [`ProgramSpec::new`] and [`Config::new`], and the README's settings table repeats them.
 
+pub mod duplicates;
 pub mod layers;
 pub mod order;
 pub mod print;

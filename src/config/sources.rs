@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::layers::{ConfigError, Layered, Source};
 use super::shown;
-use super::{MAIN_PROGRAM, validate};
+use super::{MAIN_PROGRAM, duplicates, validate};
 use crate::suggest;
 
 /// How a `TINYSUP_<SETTING>` value becomes JSON.
@@ -149,6 +149,11 @@ pub fn gather(
     for (source, name, value) in program_vars {
         match program_patch(&gathered.layered, &names, &name, &value) {
             Ok((target, patch)) => {
+                if value.trim_start().starts_with('{') {
+                    for path in duplicates::find(&value) {
+                        errors.push(defined_twice(&source, &["programs", &target], &path));
+                    }
+                }
                 gathered.layered.apply(&patch, &source);
                 names.update(&gathered.layered, target);
             }
@@ -195,8 +200,15 @@ fn apply_document(
     source: Source,
     errors: &mut Vec<ConfigError>,
 ) {
+    // RFC 8259 lets a parser ignore a byte order mark, which some editors write.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match serde_json::from_str::<Value>(text) {
-        Ok(document @ Value::Object(_)) => layered.apply(&document, &source),
+        Ok(document @ Value::Object(_)) => {
+            for path in duplicates::find(text) {
+                errors.push(defined_twice(&source, &[], &path));
+            }
+            layered.apply(&document, &source)
+        }
         Ok(_) => errors.push(ConfigError::new(
             Some(source),
             "",
@@ -208,6 +220,22 @@ fn apply_document(
             format!("invalid JSON: {error}"),
         )),
     }
+}
+
+/// A key written twice in one object: serde_json keeps the second, so the first would be
+/// lost without a word.
+fn defined_twice(source: &Source, prefix: &[&str], path: &[String]) -> ConfigError {
+    let path: Vec<_> = prefix
+        .iter()
+        .copied()
+        .chain(path.iter().map(String::as_str))
+        .map(shown::name)
+        .collect();
+    ConfigError::new(
+        Some(source.clone()),
+        &path.join("."),
+        "defined twice in one object (the second would silently replace the first)",
+    )
 }
 
 /// The programs defined so far, by how a variable spells their name: lower case, `-` as
@@ -322,13 +350,13 @@ fn program_patch(
     } else if trimmed.starts_with('{') {
         match serde_json::from_str::<Value>(trimmed) {
             Ok(object @ Value::Object(_)) => object,
-            Ok(_) => unreachable!("a JSON text starting with {{ is an object"),
+            Ok(_) => return Err("must be a JSON object".to_string()),
             Err(error) => return Err(format!("invalid JSON: {error}")),
         }
     } else if trimmed.starts_with('[') {
         match serde_json::from_str::<Value>(trimmed) {
             Ok(argv @ Value::Array(_)) => json!({ "command": argv }),
-            Ok(_) => unreachable!("a JSON text starting with [ is an array"),
+            Ok(_) => return Err("must be a JSON array".to_string()),
             Err(error) => return Err(format!("invalid JSON: {error}")),
         }
     } else {
@@ -419,6 +447,16 @@ mod tests {
             Some("/broken.json") => Ok("{\"programs\": ".into()),
             Some("/list.json") => Ok("[1]".into()),
             Some("/latin1.json") => Ok(b"{\"a\": \"caf\xe9\"}".to_vec()),
+            Some("/bom.json") => Ok(b"\xef\xbb\xbf{\"output\": \"json\"}".to_vec()),
+            Some("/twice.json") => Ok(br#"{
+                "programs": {
+                    "web": {"command": "a", "env": {"A": "1", "B": "2", "A": "3"}},
+                    "db": {"command": "d"},
+                    "w\u0065b": {"command": "b"}
+                },
+                "output": "raw", "list": [{"x": 1, "x": 2}], "output": "json"
+            }"#
+            .to_vec()),
             _ => Err(io::Error::from_raw_os_error(libc::ENOENT)),
         }
     }
@@ -584,6 +622,46 @@ mod tests {
         assert_eq!(
             errors,
             vec!["/list.json: the configuration must be a JSON object"]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let (gathered, errors) = run(Some("/bom.json"), &[], &[]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(gathered.layered.document(), &json!({"output": "json"}));
+        let (gathered, errors) = run(None, &[], &[("TINYSUP_CONFIG_JSON", "\u{feff}{}")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(gathered.layered.document(), &json!({}));
+    }
+
+    #[test]
+    fn a_key_written_twice_in_one_object_is_an_error() {
+        let (_, errors) = run(
+            Some("/twice.json"),
+            &[],
+            &[
+                (
+                    "TINYSUP_CONFIG_JSON",
+                    r#"{"color": "auto", "color": "never"}"#,
+                ),
+                (
+                    "TINYSUP_PROGRAM_DB",
+                    r#"{"restart": "no", "restart": "always"}"#,
+                ),
+            ],
+        );
+        let twice = "defined twice in one object (the second would silently replace the first)";
+        assert_eq!(
+            errors,
+            [
+                format!("/twice.json: programs.web.env.A: {twice}"),
+                format!("/twice.json: programs.web: {twice}"),
+                format!("/twice.json: list.0.x: {twice}"),
+                format!("/twice.json: output: {twice}"),
+                format!("TINYSUP_CONFIG_JSON: color: {twice}"),
+                format!("TINYSUP_PROGRAM_DB: programs.db.restart: {twice}"),
+            ]
         );
     }
 

@@ -252,3 +252,68 @@ fn an_absent_user_database_is_named() {
     assert_eq!(exit, Exit::Code(0), "{stderr}");
     assert!(stdout.contains("\"user\": \"4242\""), "{stdout}");
 }
+
+// ---- answers at load time ------------------------------------------------------------------------
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let file = TempFile::new(
+        "bom.json",
+        "\u{feff}{\"programs\": {\"web\": {\"command\": \"web\"}}}",
+    );
+    let (exit, stdout, stderr) = tinysup(["config", "-c", file.path()]).output();
+    assert_eq!(exit, Exit::Code(0), "{stderr}");
+    assert!(stdout.contains("\"web\""), "{stdout}");
+}
+
+#[test]
+fn a_program_defined_twice_in_one_object_is_an_error() {
+    let file = TempFile::new(
+        "twice.json",
+        r#"{"programs": {"web": {"command": "nginx"}, "web": {"command": "caddy"}}}"#,
+    );
+    let (exit, stdout, stderr) = tinysup(["config", "-c", file.path()]).output();
+    assert_eq!((exit, stdout.as_str()), (Exit::Code(2), ""));
+    assert_eq!(
+        own_lines(&stderr),
+        [
+            format!(
+                "tinysup: error: {}: programs.web: defined twice in one object (the second would silently replace the first)",
+                file.path()
+            )
+            .as_str(),
+            "tinysup: 1 configuration problem: nothing was started"
+        ]
+    );
+}
+
+#[test]
+fn the_id_minus_one_is_refused() {
+    let (exit, _, stderr) = tinysup(["config"])
+        .env(
+            "TINYSUP_CONFIG_JSON",
+            &json!({"programs": {"p": {"command": "true", "user": 4294967295u64}}}).to_string(),
+        )
+        .output();
+    assert_eq!(exit, Exit::Code(2));
+    assert!(
+        stderr.contains("programs.p.user: uid 4294967295 is (uid_t) -1"),
+        "{stderr}"
+    );
+    // From /etc/passwd too.
+    let passwd: &[u8] = b"ghost:x:4294967295:0::/:/bin/sh\n";
+    let Some((exit, _, stderr)) = config_as(
+        &[("passwd", passwd), ("group", GROUP)],
+        json!("ghost"),
+        None,
+    ) else {
+        return;
+    };
+    assert_eq!(exit, Exit::Code(2));
+    assert!(
+        stderr.contains(
+            "programs.p.user: user \"ghost\" has uid 4294967295 in /etc/passwd, which is (uid_t) -1"
+        ),
+        "{stderr}"
+    );
+}
