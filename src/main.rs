@@ -66,6 +66,11 @@ fn run(args: Vec<OsString>) -> i32 {
         Err(errors) => return fail(EXIT_USAGE, &config_problems(&errors)),
     };
     if print_config {
+        // Warnings on stderr, one line each; the configuration is still valid: exit 0.
+        let mut stderr = std::io::stderr();
+        for warning in &loaded.warnings {
+            let _ = writeln!(stderr, "tinysup: warning: {warning}");
+        }
         let json = config::print::to_json(&loaded.config);
         return print(&format!(
             "{}\n",
@@ -82,6 +87,9 @@ fn run(args: Vec<OsString>) -> i32 {
             .log_filter
             .unwrap_or_else(|| logger::level_filter(level)),
     );
+    for warning in &loaded.warnings {
+        log::warn!("{warning}");
+    }
 
     // 5. Process-wide duties: reap orphans even when not PID 1; die with the parent on -p.
     let is_pid1 = std::process::id() == 1;

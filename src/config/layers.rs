@@ -71,6 +71,10 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// A setting that is valid but will not do what it seems to say: where it came from, the
+/// setting, what will happen and what to change. Shown like an error, but nothing stops.
+pub type ConfigWarning = ConfigError;
+
 /// A JSON object built by applying merge patches, with the source of each value.
 #[derive(Clone, Debug)]
 pub struct Layered {

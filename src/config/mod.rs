@@ -23,7 +23,7 @@ pub mod validate;
 use std::ffi::OsString;
 use std::time::Duration;
 
-pub use layers::{ConfigError, Source};
+pub use layers::{ConfigError, ConfigWarning, Source};
 
 use std::path::Path;
 
@@ -38,6 +38,9 @@ pub struct Loaded {
     pub log_filter: Option<env_filter::Filter>,
     /// Only the command line's program runs: tini's mode (quiet, raw output).
     pub tini_style: bool,
+    /// Settings that will not do what they say: printed by `tinysup config`, logged at
+    /// start-up (once the logger is installed), never a reason not to start.
+    pub warnings: Vec<ConfigWarning>,
 }
 
 /// Reads every source (`vars` is the environment; `read_file` reads the JSON file and
@@ -72,8 +75,8 @@ pub fn load(
         signal_group: options.signal_group,
         read_file,
     };
-    let config = match validate::validate(&gathered, &context) {
-        Ok(config) => config,
+    let (config, warnings) = match validate::validate(&gathered, &context) {
+        Ok(validated) => validated,
         Err(more) => {
             errors.extend(more);
             return Err(errors);
@@ -87,6 +90,7 @@ pub fn load(
         config,
         log_filter,
         tini_style,
+        warnings,
     })
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::layers::{ConfigError, Layered};
+use super::layers::{ConfigError, ConfigWarning, Layered};
 use super::sources::Gathered;
 use super::{ColorMode, Config, Kind, MAIN_PROGRAM, OutputMode, ProgramSpec, Restart, RunAs};
 use super::{order, shown};
@@ -85,17 +85,24 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// Validates the gathered document. On success the programs are in start order.
-pub fn validate(gathered: &Gathered, context: &Context) -> Result<Config, Vec<ConfigError>> {
+/// Validates the gathered document. On success the programs are in start order, and the
+/// warnings (settings that are valid but will not do what they say) come with them.
+pub fn validate(
+    gathered: &Gathered,
+    context: &Context,
+) -> Result<(Config, Vec<ConfigWarning>), Vec<ConfigError>> {
     let mut checker = Checker {
         layered: &gathered.layered,
         errors: Vec::new(),
+        warnings: Vec::new(),
         users: None,
         suggestions: suggest::Budget::default(),
         context,
     };
     let config = checker.config(gathered.command.as_deref());
     if checker.errors.is_empty() {
-        Ok(config)
+        checker.stop_timeouts_within_the_shutdown(&config);
+        Ok((config, checker.warnings))
     } else {
         Err(checker.errors)
     }
@@ -104,6 +111,7 @@ pub fn validate(gathered: &Gathered, context: &Context) -> Result<Config, Vec<Co
 struct Checker<'a> {
     layered: &'a Layered,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigWarning>,
     /// /etc/passwd and /etc/group, read once when first needed.
     users: Option<UserDatabase>,
     /// Shared by every "did you mean" of this validation.
@@ -581,6 +589,38 @@ impl Checker<'_> {
         }
     }
 
+    /// A warning for each program whose `stop_timeout` is longer than `shutdown_timeout`:
+    /// the shutdown deadline cuts it short, and a migrated `stopwaitsecs=10` would silently
+    /// become a kill at 7 s. An unbounded shutdown (`None`) never cuts anything short.
+    fn stop_timeouts_within_the_shutdown(&mut self, config: &Config) {
+        let Some(shutdown) = config.shutdown_timeout else {
+            return;
+        };
+        for spec in &config.programs {
+            let Some(stop) = spec.stop_timeout.filter(|stop| *stop > shutdown) else {
+                continue;
+            };
+            let path = ["programs", spec.name.as_str(), "stop_timeout"];
+            let settings = &self.layered.document()["programs"][&spec.name];
+            let written = if settings.get("stop_timeout").is_some() {
+                ""
+            } else {
+                " (the default)"
+            };
+            let (stop, shutdown) = (duration::format(stop), duration::format(shutdown));
+            let message = format!(
+                "{stop}{written} is longer than shutdown_timeout ({shutdown}): {name} gets SIGKILL \
+                 at the shutdown deadline, {shutdown} after a shutdown starts, before its \
+                 stop_timeout ends; raise shutdown_timeout to {stop} or more, and docker's stop \
+                 grace (docker stop -t, stop_grace_period) about 2s above it",
+                name = spec.name,
+            );
+            let source = self.layered.source_of(&path);
+            self.warnings
+                .push(ConfigWarning::new(source, &path.join("."), message));
+        }
+    }
+
     /// Every `depends_on` names a program; there is no cycle.
     fn check_dependencies(&mut self, specs: &[ProgramSpec], names: &[&str]) {
         let known: HashSet<&str> = names.iter().copied().collect();
@@ -634,6 +674,11 @@ mod tests {
     }
 
     fn check(document: Value, command: &[&str]) -> Result<Config, Vec<String>> {
+        checked(document, command).map(|(config, _)| config)
+    }
+
+    /// The configuration and its warnings, or the errors, as text.
+    fn checked(document: Value, command: &[&str]) -> Result<(Config, Vec<String>), Vec<String>> {
         let mut gathered = Gathered::default();
         gathered
             .layered
@@ -649,8 +694,10 @@ mod tests {
             signal_group: false,
             read_file: &files,
         };
+        let text = |list: Vec<ConfigError>| list.iter().map(ToString::to_string).collect();
         validate(&gathered, &context)
-            .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+            .map(|(config, warnings)| (config, text(warnings)))
+            .map_err(text)
     }
 
     fn names(config: &Config) -> Vec<&str> {
@@ -934,6 +981,46 @@ mod tests {
             &errors[0][..errors[0].len().min(300)]
         );
         assert!(errors[0].len() < 300, "the cycle is not listed whole");
+    }
+
+    #[test]
+    fn a_stop_timeout_the_shutdown_would_cut_short_is_a_warning() {
+        let (_, warnings) = checked(
+            json!({"programs": {
+                "db": {"command": "d", "stop_timeout": "10s"},
+                "web": {"command": "w", "stop_timeout": 7},
+                "job": {"command": "j"}
+            }}),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            warnings[0],
+            "/c.json: programs.db.stop_timeout: 10s is longer than shutdown_timeout (7s): db gets \
+             SIGKILL at the shutdown deadline, 7s after a shutdown starts, before its stop_timeout \
+             ends; raise shutdown_timeout to 10s or more, and docker's stop grace (docker stop -t, \
+             stop_grace_period) about 2s above it"
+        );
+        // The default stop_timeout under a short shutdown_timeout.
+        let (_, warnings) = checked(
+            json!({"programs": {"db": {"command": "d"}}, "shutdown_timeout": 2}),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("/c.json: programs.db.stop_timeout: 5s (the default) is longer than shutdown_timeout (2s)"),
+            "{}",
+            warnings[0]
+        );
+        // No bound, no warning: the command alone (tini's mode), whatever its stop_timeout.
+        let (_, warnings) = checked(
+            json!({"programs": {"main": {"stop_timeout": "1h"}}}),
+            &["sleep", "1"],
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

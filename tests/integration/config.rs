@@ -317,3 +317,60 @@ fn the_id_minus_one_is_refused() {
         "{stderr}"
     );
 }
+
+// ---- warnings ------------------------------------------------------------------------------------
+
+/// A program whose stop_timeout (10 s) is above the default shutdown_timeout (7 s).
+fn slow_stopper() -> String {
+    json!({"programs": {"db": {"command": "true", "type": "oneshot", "stop_timeout": 10}}})
+        .to_string()
+}
+
+#[test]
+fn config_warns_of_a_stop_timeout_above_the_shutdown_timeout_and_exits_0() {
+    let (exit, stdout, stderr) = tinysup(["config"])
+        .env("TINYSUP_CONFIG_JSON", &slow_stopper())
+        .output();
+    assert_eq!(exit, Exit::Code(0), "{stderr}");
+    assert!(serde_json::from_str::<Value>(&stdout).is_ok(), "{stdout}");
+    let lines = own_lines(&stderr);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with(
+            "tinysup: warning: TINYSUP_CONFIG_JSON: programs.db.stop_timeout: 10s is longer than shutdown_timeout (7s)"
+        ),
+        "{stderr}"
+    );
+    for what in ["raise shutdown_timeout", "stop grace"] {
+        assert!(lines[0].contains(what), "says {what:?}: {stderr}");
+    }
+    // Raised: no warning.
+    let (exit, _, stderr) = tinysup(["config"])
+        .env("TINYSUP_CONFIG_JSON", &slow_stopper())
+        .env("TINYSUP_SHUTDOWN_TIMEOUT", "12")
+        .output();
+    assert_eq!((exit, stderr.as_str()), (Exit::Code(0), ""));
+}
+
+#[test]
+fn an_unbounded_shutdown_never_warns() {
+    // Only a command: tini's mode, no shutdown bound.
+    let (exit, _, stderr) = tinysup(["config", "--", "true"])
+        .env("TINYSUP_PROGRAM_MAIN", r#"{"stop_timeout": "1h"}"#)
+        .output();
+    assert_eq!((exit, stderr.as_str()), (Exit::Code(0), ""));
+}
+
+#[test]
+fn start_up_logs_the_warning_and_runs() {
+    let (exit, _, stderr) = tinysup(Vec::<String>::new())
+        .env("TINYSUP_CONFIG_JSON", &slow_stopper())
+        .output();
+    assert_eq!(exit, Exit::Code(0), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("programs.db.stop_timeout: 10s is longer than shutdown_timeout"))
+        .unwrap_or_else(|| panic!("no warning in:\n{stderr}"));
+    assert!(stderr.contains("db: started"), "it ran: {stderr}");
+    assert!(!warning.contains("error"), "{warning}");
+}
