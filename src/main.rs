@@ -90,6 +90,9 @@ fn run(args: Vec<OsString>) -> i32 {
     for warning in &loaded.warnings {
         log::warn!("{warning}");
     }
+    for note in &loaded.skipped {
+        log::debug!("{note}");
+    }
 
     // 5. Process-wide duties: reap orphans even when not PID 1; die with the parent on -p.
     let is_pid1 = std::process::id() == 1;

@@ -1,6 +1,7 @@
 //! The configuration: layered sources, then validated once into [`Config`].
 //!
 //! - [`duplicates`]: keys written twice in one JSON object, which JSON parsers drop;
+//! - [`kubernetes`]: the variables of a Service named `tinysup…`, which are not settings;
 //! - [`layers`]: RFC 7386 merge patches that remember which source set each value;
 //! - [`sources`]: the layers, in order: the file, `TINYSUP_CONFIG_JSON`,
 //!   `TINYSUP_PROGRAM_<NAME>`, `TINYSUP_<SETTING>`, the command line;
@@ -13,6 +14,7 @@
 //! [`ProgramSpec::new`] and [`Config::new`], and the README's settings table repeats them.
 
 pub mod duplicates;
+pub mod kubernetes;
 pub mod layers;
 pub mod order;
 pub mod print;
@@ -41,6 +43,9 @@ pub struct Loaded {
     /// Settings that will not do what they say: printed by `tinysup config`, logged at
     /// start-up (once the logger is installed), never a reason not to start.
     pub warnings: Vec<ConfigWarning>,
+    /// Notes on `TINYSUP_*` variables that are not tinysup's (Kubernetes service
+    /// variables), for the debug log once the logger is installed.
+    pub skipped: Vec<String>,
 }
 
 /// Reads every source (`vars` is the environment; `read_file` reads the JSON file and
@@ -91,6 +96,7 @@ pub fn load(
         log_filter,
         tini_style,
         warnings,
+        skipped: gathered.skipped,
     })
 }
 

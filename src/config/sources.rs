@@ -8,7 +8,9 @@
 //! 5. the command line: `-- CMD` becomes the program `main`.
 //!
 //! Any other `TINYSUP_*` variable (but `TINYSUP_LOG`) is an error naming the nearest valid
-//! one: a typo is never silently ignored.
+//! one: a typo is never silently ignored. The one exception is the variables Kubernetes
+//! makes for a Service named `tinysup` or `tinysup-…` (see [`kubernetes`]): they are noted
+//! and left alone.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -18,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::layers::{ConfigError, Layered, Source};
 use super::shown;
-use super::{MAIN_PROGRAM, duplicates, validate};
+use super::{MAIN_PROGRAM, duplicates, kubernetes, validate};
 use crate::suggest;
 
 /// How a `TINYSUP_<SETTING>` value becomes JSON.
@@ -53,6 +55,9 @@ pub struct Gathered {
     pub command: Option<Vec<OsString>>,
     /// `TINYSUP_LOG`.
     pub log_filter: Option<String>,
+    /// Variables in `TINYSUP_*` that are not tinysup's (Kubernetes service variables),
+    /// each with a note saying so, for the debug log.
+    pub skipped: Vec<String>,
 }
 
 /// Reads the sources. Problems are collected, not returned early: every one is reported.
@@ -95,6 +100,14 @@ pub fn gather(
             ));
             continue;
         };
+        // A Service named tinysup or tinysup-…: the kubelet's, not a setting.
+        if let Some(service) = kubernetes::service_of(key, value) {
+            gathered.skipped.push(format!(
+                "{key}: a Kubernetes service variable (of the Service {service:?}), \
+                 not a tinysup setting: ignored, and passed on to programs"
+            ));
+            continue;
+        }
         match key {
             CONFIG_VAR => file_from_env = Some(PathBuf::from(value)),
             CONFIG_JSON_VAR => inline = Some((source, value.to_string())),
@@ -421,9 +434,17 @@ fn describe(error: &std::io::Error) -> String {
     }
 }
 
-/// True for a variable in tinysup's namespace (never passed to programs).
-pub fn is_tinysup_variable(key: &OsStr) -> bool {
-    key.as_encoded_bytes().starts_with(PREFIX.as_bytes())
+/// True for a variable in tinysup's namespace, never passed to programs. A Kubernetes
+/// service variable only looks like one: it is the Service's, and programs may use it to
+/// find the Service, so it is passed on like any other variable.
+pub fn is_tinysup_variable(key: &OsStr, value: &OsStr) -> bool {
+    if !key.as_encoded_bytes().starts_with(PREFIX.as_bytes()) {
+        return false;
+    }
+    match (key.to_str(), value.to_str()) {
+        (Some(key), Some(value)) => kubernetes::service_of(key, value).is_none(),
+        _ => true,
+    }
 }
 
 #[cfg(test)]

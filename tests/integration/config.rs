@@ -374,3 +374,82 @@ fn start_up_logs_the_warning_and_runs() {
     assert!(stderr.contains("db: started"), "it ran: {stderr}");
     assert!(!warning.contains("error"), "{warning}");
 }
+
+// ---- Kubernetes service variables -----------------------------------------------------------------
+
+/// What the kubelet injects for a Service named `tinysup` (two named ports, one IPv6) and
+/// one named `tinysup-db` (one unnamed port).
+const SERVICE_VARIABLES: [(&str, &str); 17] = [
+    ("TINYSUP_SERVICE_HOST", "10.96.0.10"),
+    ("TINYSUP_SERVICE_PORT", "80"),
+    ("TINYSUP_SERVICE_PORT_HTTP", "80"),
+    ("TINYSUP_SERVICE_PORT_METRICS", "9090"),
+    ("TINYSUP_PORT", "tcp://10.96.0.10:80"),
+    ("TINYSUP_PORT_80_TCP", "tcp://10.96.0.10:80"),
+    ("TINYSUP_PORT_80_TCP_PROTO", "tcp"),
+    ("TINYSUP_PORT_80_TCP_PORT", "80"),
+    ("TINYSUP_PORT_80_TCP_ADDR", "10.96.0.10"),
+    ("TINYSUP_PORT_9090_UDP", "udp://10.96.0.10:9090"),
+    ("TINYSUP_DB_SERVICE_HOST", "fd00:10:96::5"),
+    ("TINYSUP_DB_SERVICE_PORT", "5432"),
+    ("TINYSUP_DB_PORT", "tcp://[fd00:10:96::5]:5432"),
+    ("TINYSUP_DB_PORT_5432_TCP", "tcp://[fd00:10:96::5]:5432"),
+    ("TINYSUP_DB_PORT_5432_TCP_PROTO", "tcp"),
+    ("TINYSUP_DB_PORT_5432_TCP_PORT", "5432"),
+    ("TINYSUP_DB_PORT_5432_TCP_ADDR", "fd00:10:96::5"),
+];
+
+#[test]
+fn kubernetes_service_variables_are_not_settings_and_reach_programs() {
+    let config = json!({"programs": {"show": {"command": ["env"], "type": "oneshot"}}});
+    let mut run = tinysup(Vec::<String>::new())
+        .env("TINYSUP_CONFIG_JSON", &config.to_string())
+        .env("TINYSUP_LOG", "debug");
+    for (key, value) in SERVICE_VARIABLES {
+        run = run.env(key, value);
+    }
+    let (exit, stdout, stderr) = run.output();
+    assert_eq!(exit, Exit::Code(0), "{stderr}");
+    // They are the Service's: programs get them, for service discovery.
+    for (key, value) in SERVICE_VARIABLES {
+        assert!(
+            stdout.contains(&format!("{key}={value}\n")),
+            "{key} in:\n{stdout}"
+        );
+        assert!(
+            stderr.contains(&format!("{key}: a Kubernetes service variable")),
+            "{key} noted at debug level:\n{stderr}"
+        );
+    }
+    assert!(!stdout.contains("TINYSUP_CONFIG_JSON") && !stdout.contains("TINYSUP_LOG"));
+
+    // And tinysup config accepts them too, quietly.
+    let mut run = tinysup(["config"]).env("TINYSUP_CONFIG_JSON", &config.to_string());
+    for (key, value) in SERVICE_VARIABLES {
+        run = run.env(key, value);
+    }
+    let (exit, _, stderr) = run.output();
+    assert_eq!((exit, stderr.as_str()), (Exit::Code(0), ""));
+}
+
+#[test]
+fn a_near_miss_of_a_service_variable_is_still_an_error() {
+    for (key, value) in [
+        ("TINYSUP_SERVICE_PORT", "http"),
+        ("TINYSUP_SERVICE_HOST", "tinysup.default.svc"),
+        ("TINYSUP_SERVCE_HOST", "10.96.0.10"),
+        ("TINYSUP_PORT_80_TCP", "udp://10.96.0.10:80"),
+        ("TINYSUP_PORT_80_TCP", "tcp://10.96.0.10:8080"),
+        ("TINYSUP_PORT_80_TCP_PORT", "81"),
+        ("TINYSUP_PORT_80_HTTP", "tcp://10.96.0.10:80"),
+        ("TINYSUP_PORT", "10.96.0.10:80"),
+        ("TINYSUP_db_SERVICE_HOST", "10.96.0.11"),
+    ] {
+        let (exit, _, stderr) = tinysup(["config", "--", "true"]).env(key, value).output();
+        assert_eq!(exit, Exit::Code(2), "{key}={value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{key}: unknown variable {key}")),
+            "{key}={value}: {stderr}"
+        );
+    }
+}
