@@ -116,9 +116,10 @@ fn decode(token: &str) -> Cow<'_, str> {
     if !inner.contains('\\') {
         return Cow::Borrowed(inner);
     }
-    match serde_json::from_str::<String>(token) {
-        Ok(key) => Cow::Owned(key),
-        Err(_) => Cow::Borrowed(inner),
+    // Parsed as a Value, which tinysup parses anyway: no second parser for strings alone.
+    match serde_json::from_str::<serde_json::Value>(token) {
+        Ok(serde_json::Value::String(key)) => Cow::Owned(key),
+        _ => Cow::Borrowed(inner),
     }
 }
 
