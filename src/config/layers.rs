@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Bound;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
@@ -80,7 +81,8 @@ pub type ConfigWarning = ConfigError;
 pub struct Layered {
     document: Value,
     /// Path → the source that last set the value there (or created the object there).
-    origins: BTreeMap<Vec<String>, Source>,
+    /// Shared: one source sets many values (a file, every value in it).
+    origins: BTreeMap<Vec<String>, Rc<Source>>,
 }
 
 impl Default for Layered {
@@ -102,12 +104,14 @@ impl Layered {
     /// `null` removes a key, anything else replaces.
     pub fn apply(&mut self, patch: &Value, source: &Source) {
         let mut path = Vec::new();
+        let source = Rc::new(source.clone());
         merge(
             &mut self.document,
             patch,
             &mut path,
-            source,
+            &source,
             &mut self.origins,
+            false,
         );
     }
 
@@ -115,28 +119,36 @@ impl Layered {
     pub fn source_of(&self, path: &[&str]) -> Option<Source> {
         (0..=path.len()).rev().find_map(|n| {
             let key: Vec<String> = path[..n].iter().map(|s| s.to_string()).collect();
-            self.origins.get(&key).cloned()
+            self.origins.get(&key).map(|source| Source::clone(source))
         })
     }
 }
 
+/// Merges `patch` into `target` at `path`. `fresh`: `target` was just created, so no
+/// origin is recorded at or below `path` (nothing to forget, and no range to look up for
+/// every value of a first document).
 fn merge(
     target: &mut Value,
     patch: &Value,
     path: &mut Vec<String>,
-    source: &Source,
-    origins: &mut BTreeMap<Vec<String>, Source>,
+    source: &Rc<Source>,
+    origins: &mut BTreeMap<Vec<String>, Rc<Source>>,
+    fresh: bool,
 ) {
     let Value::Object(patch) = patch else {
         *target = patch.clone();
-        forget_below(origins, path);
-        origins.insert(path.clone(), source.clone());
+        if !fresh {
+            forget_below(origins, path);
+        }
+        origins.insert(path.clone(), Rc::clone(source));
         return;
     };
     if !target.is_object() {
         *target = Value::Object(Map::new());
-        forget_below(origins, path);
-        origins.insert(path.clone(), source.clone());
+        if !fresh {
+            forget_below(origins, path);
+        }
+        origins.insert(path.clone(), Rc::clone(source));
     }
     let Value::Object(target) = target else {
         return;
@@ -148,12 +160,14 @@ fn merge(
             target.shift_remove(key);
             forget_below(origins, path);
         } else {
+            let fresh = !target.contains_key(key);
             merge(
                 target.entry(key.clone()).or_insert(Value::Null),
                 value,
                 path,
                 source,
                 origins,
+                fresh,
             );
         }
         path.pop();
@@ -163,7 +177,7 @@ fn merge(
 /// Forgets the origins at and below `path`. Paths sort component by component, so those
 /// under `path` are the ones from `path` on that start with it: a range, not a scan of
 /// every origin (called for every value a patch sets).
-fn forget_below(origins: &mut BTreeMap<Vec<String>, Source>, path: &[String]) {
+fn forget_below(origins: &mut BTreeMap<Vec<String>, Rc<Source>>, path: &[String]) {
     let below: Vec<Vec<String>> = origins
         .range::<[String], _>((Bound::Included(path), Bound::Unbounded))
         .map(|(key, _)| key)
