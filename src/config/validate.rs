@@ -639,8 +639,9 @@ impl Checker<'_> {
         }
         if let Some(cycle) = order::find_cycle(&order::dependency_indices(specs)) {
             let names: Vec<&str> = cycle.iter().map(|&i| specs[i].name.as_str()).collect();
+            let first = names.first().copied().unwrap_or_default();
             self.error(
-                &["programs", names[0], "depends_on"],
+                &["programs", first, "depends_on"],
                 order::describe_cycle(&names),
             );
         }
