@@ -12,6 +12,7 @@
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
+use crate::config::shown;
 use crate::signal::Signal;
 
 /// What the command line asks for.
@@ -53,7 +54,16 @@ pub struct Options {
 const CONTROL_SUBCOMMANDS: [&str; 6] = ["status", "start", "stop", "restart", "signal", "check"];
 
 /// Parses the arguments after `argv[0]`. `env` reads tini's variables.
+///
+/// An error is one line, bounded: it may quote an argument, which can hold a newline.
 pub fn parse(args: &[OsString], env: impl Fn(&str) -> Option<OsString>) -> Result<Request, String> {
+    parse_words(args, env).map_err(|error| shown::line(&error, 512).into_owned())
+}
+
+fn parse_words(
+    args: &[OsString],
+    env: impl Fn(&str) -> Option<OsString>,
+) -> Result<Request, String> {
     let mut options = Options::default();
     if env("TINI_KILL_PROCESS_GROUP").is_some() {
         options.signal_group = true;
@@ -177,6 +187,20 @@ fn apply_value(options: &mut Options, flag: u8, value: OsString) -> Result<(), S
         _ => options.config_path = Some(PathBuf::from(value)),
     }
     Ok(())
+}
+
+/// The `--version` text: `tinysup version 0.1.0 - git.1a2b3c4`.
+///
+/// The shape is tini's (`tini version 0.19.0 - git.de40ad0`) because dockerd reads it when
+/// tinysup is its `--init-path`: `docker info` takes the commit from `git.<commit>` after
+/// " - ", and warns and shows "N/A" for any other shape. The commit comes from `build.rs`
+/// (`unknown` when the build had no repository).
+pub fn version() -> String {
+    format!(
+        "tinysup version {} - git.{}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("TINYSUP_COMMIT")
+    )
 }
 
 /// The `--help` text.
@@ -313,6 +337,63 @@ mod tests {
         assert_eq!(parse(&args(&["--help"]), no_env), Ok(Request::Help));
         assert_eq!(parse(&args(&["--version"]), no_env), Ok(Request::Version));
         assert_eq!(parse(&args(&["-l"]), no_env), Ok(Request::License));
+    }
+
+    /// dockerd's reading of `<init> --version` (moby's `parseInitVersion`, written again here):
+    /// split on " - "; the second part, trimmed, must be exactly `git.<commit>`; a version
+    /// is taken only after the prefix "tini version ". It fails when it finds neither, and
+    /// `docker info` then logs a warning and shows "N/A". Older dockerd trimmed the whole
+    /// output first and not the second part; both readings are checked.
+    fn dockerd_reads(output: &str, trim_first: bool) -> Result<(String, String), String> {
+        let text = if trim_first { output.trim() } else { output };
+        let parts: Vec<&str> = text.split(" - ").collect();
+        let mut commit = String::new();
+        if parts.len() >= 2 {
+            let second = if trim_first {
+                parts[1]
+            } else {
+                parts[1].trim()
+            };
+            let git: Vec<&str> = second.split('.').collect();
+            if git.len() == 2 && git[0] == "git" {
+                commit = git[1].to_string();
+            }
+        }
+        let version = parts[0]
+            .trim()
+            .strip_prefix("tini version ")
+            .unwrap_or_default()
+            .to_string();
+        if version.is_empty() && commit.is_empty() {
+            return Err(format!("unknown output format: {output}"));
+        }
+        Ok((version, commit))
+    }
+
+    #[test]
+    fn dockerd_parses_the_version() {
+        let output = version();
+        assert!(
+            output.ends_with('\n') && output.lines().count() == 1,
+            "{output:?}"
+        );
+        for trim_first in [false, true] {
+            let (_, commit) = dockerd_reads(&output, trim_first).unwrap();
+            assert!(
+                !commit.is_empty() && commit.bytes().all(|b| b.is_ascii_alphanumeric()),
+                "{output:?} gives commit {commit:?}"
+            );
+        }
+        assert!(output.starts_with(&format!(
+            "tinysup version {} - git.",
+            env!("CARGO_PKG_VERSION")
+        )));
+        // The reading itself: tini's own line parses, and an unknown shape does not.
+        assert_eq!(
+            dockerd_reads("tini version 0.19.0 - git.de40ad0\n", false),
+            Ok(("0.19.0".to_string(), "de40ad0".to_string()))
+        );
+        assert!(dockerd_reads("tinysup 0.1.0\n", false).is_err());
     }
 
     #[test]

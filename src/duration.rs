@@ -12,6 +12,8 @@ pub const MAX: Duration = Duration::from_secs(24 * 60 * 60);
 /// that keeps tinysup's binary smaller.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
+    // As written, for messages (a long one as a prefix and its length).
+    let shown = crate::config::shown::quoted(text);
     let split = text
         .find(|c: char| c.is_ascii_alphabetic())
         .unwrap_or(text.len());
@@ -24,18 +26,17 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "h" => 3_600_000_000_000,
         _ => {
             return Err(format!(
-                "{text:?} has an unknown unit {unit:?} (use ms, s, m or h)"
+                "{shown} has an unknown unit {} (use ms, s, m or h)",
+                crate::config::shown::quoted(unit)
             ));
         }
     };
     let invalid = || {
-        format!(
-            "{text:?} is not a duration (write seconds like 2.5, or \"500ms\", \"10s\", \"2m\")"
-        )
+        format!("{shown} is not a duration (write seconds like 2.5, or \"500ms\", \"10s\", \"2m\")")
     };
     let number = number.trim();
     if number.starts_with('-') {
-        return Err(format!("{text:?} must be a non-negative number of seconds"));
+        return Err(format!("{shown} must be a non-negative number of seconds"));
     }
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -58,9 +59,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let nanos = whole
         .checked_mul(scale)
         .and_then(|n| n.checked_add(fraction_e18 * scale / 1_000_000_000_000_000_000))
-        .ok_or_else(|| format!("{text:?} is longer than a day"))?;
+        .ok_or_else(|| format!("{shown} is longer than a day"))?;
     if nanos > MAX.as_nanos() {
-        return Err(format!("{text:?} is longer than a day"));
+        return Err(format!("{shown} is longer than a day"));
     }
     Ok(Duration::from_nanos(nanos as u64))
 }

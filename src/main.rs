@@ -54,18 +54,23 @@ fn run(args: Vec<OsString>) -> i32 {
         Ok(Request::Run(options)) => (options, false),
         Ok(Request::PrintConfig(options)) => (options, true),
         Ok(Request::Help) => return print(cli::HELP),
-        Ok(Request::Version) => return print(&format!("tinysup {}\n", env!("CARGO_PKG_VERSION"))),
+        Ok(Request::Version) => return print(&cli::version()),
         Ok(Request::License) => return print(cli::LICENSE),
         Err(error) => return fail(EXIT_USAGE, &format!("{error} (see tinysup --help)")),
     };
 
     // 3. The configuration: every source, validated once; every problem reported together.
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let loaded = match config::load(&options, &vars, &|path| std::fs::read_to_string(path)) {
+    let loaded = match config::load(&options, &vars, &|path| std::fs::read(path)) {
         Ok(loaded) => loaded,
         Err(errors) => return fail(EXIT_USAGE, &config_problems(&errors)),
     };
     if print_config {
+        // Warnings on stderr, one line each; the configuration is still valid: exit 0.
+        let mut stderr = std::io::stderr();
+        for warning in &loaded.warnings {
+            let _ = writeln!(stderr, "tinysup: warning: {warning}");
+        }
         let json = config::print::to_json(&loaded.config);
         return print(&format!(
             "{}\n",
@@ -82,6 +87,12 @@ fn run(args: Vec<OsString>) -> i32 {
             .log_filter
             .unwrap_or_else(|| logger::level_filter(level)),
     );
+    for warning in &loaded.warnings {
+        log::warn!("{warning}");
+    }
+    for note in &loaded.skipped {
+        log::debug!("{note}");
+    }
 
     // 5. Process-wide duties: reap orphans even when not PID 1; die with the parent on -p.
     let is_pid1 = std::process::id() == 1;

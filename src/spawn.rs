@@ -68,7 +68,7 @@ impl Spawner {
         inherited: InheritedSignals,
     ) -> Spawner {
         let base_env = environment
-            .filter(|(key, _)| !is_tinysup_variable(key))
+            .filter(|(key, value)| !is_tinysup_variable(key, value))
             .collect();
         let stdin = io::stdin();
         let owns_terminal = isatty(stdin.as_fd()).unwrap_or(false)

@@ -3,9 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
+
+use super::shown;
 
 /// Where a piece of configuration came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,24 +51,38 @@ impl ConfigError {
     }
 }
 
+/// How much of each part of a problem is shown: a file path or a variable name, the setting's
+/// path, the message. Longer parts are cut, with their length (see [`shown::line`]).
+const SOURCE_LIMIT: usize = 256;
+const PATH_LIMIT: usize = 256;
+const MESSAGE_LIMIT: usize = 4096;
+
+/// One line, whatever the source, the path and the message hold: each part is escaped and
+/// bounded here, where every error and warning is displayed, so no text a user wrote (a
+/// key, a name, a variable) can start a line of its own or fill the terminal.
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(source) = &self.source {
-            write!(f, "{source}: ")?;
+            write!(f, "{}: ", shown::line(&source.to_string(), SOURCE_LIMIT))?;
         }
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", shown::line(&self.path, PATH_LIMIT))?;
         }
-        write!(f, "{}", self.message)
+        write!(f, "{}", shown::line(&self.message, MESSAGE_LIMIT))
     }
 }
+
+/// A setting that is valid but will not do what it seems to say: where it came from, the
+/// setting, what will happen and what to change. Shown like an error, but nothing stops.
+pub type ConfigWarning = ConfigError;
 
 /// A JSON object built by applying merge patches, with the source of each value.
 #[derive(Clone, Debug)]
 pub struct Layered {
     document: Value,
     /// Path → the source that last set the value there (or created the object there).
-    origins: BTreeMap<Vec<String>, Source>,
+    /// Shared: one source sets many values (a file, every value in it).
+    origins: BTreeMap<Vec<String>, Rc<Source>>,
 }
 
 impl Default for Layered {
@@ -86,12 +104,14 @@ impl Layered {
     /// `null` removes a key, anything else replaces.
     pub fn apply(&mut self, patch: &Value, source: &Source) {
         let mut path = Vec::new();
+        let source = Rc::new(source.clone());
         merge(
             &mut self.document,
             patch,
             &mut path,
-            source,
+            &source,
             &mut self.origins,
+            false,
         );
     }
 
@@ -99,28 +119,36 @@ impl Layered {
     pub fn source_of(&self, path: &[&str]) -> Option<Source> {
         (0..=path.len()).rev().find_map(|n| {
             let key: Vec<String> = path[..n].iter().map(|s| s.to_string()).collect();
-            self.origins.get(&key).cloned()
+            self.origins.get(&key).map(|source| Source::clone(source))
         })
     }
 }
 
+/// Merges `patch` into `target` at `path`. `fresh`: `target` was just created, so no
+/// origin is recorded at or below `path` (nothing to forget, and no range to look up for
+/// every value of a first document).
 fn merge(
     target: &mut Value,
     patch: &Value,
     path: &mut Vec<String>,
-    source: &Source,
-    origins: &mut BTreeMap<Vec<String>, Source>,
+    source: &Rc<Source>,
+    origins: &mut BTreeMap<Vec<String>, Rc<Source>>,
+    fresh: bool,
 ) {
     let Value::Object(patch) = patch else {
         *target = patch.clone();
-        forget_below(origins, path);
-        origins.insert(path.clone(), source.clone());
+        if !fresh {
+            forget_below(origins, path);
+        }
+        origins.insert(path.clone(), Rc::clone(source));
         return;
     };
     if !target.is_object() {
         *target = Value::Object(Map::new());
-        forget_below(origins, path);
-        origins.insert(path.clone(), source.clone());
+        if !fresh {
+            forget_below(origins, path);
+        }
+        origins.insert(path.clone(), Rc::clone(source));
     }
     let Value::Object(target) = target else {
         return;
@@ -132,21 +160,33 @@ fn merge(
             target.shift_remove(key);
             forget_below(origins, path);
         } else {
+            let fresh = !target.contains_key(key);
             merge(
                 target.entry(key.clone()).or_insert(Value::Null),
                 value,
                 path,
                 source,
                 origins,
+                fresh,
             );
         }
         path.pop();
     }
 }
 
-/// Forgets the origins at and below `path`.
-fn forget_below(origins: &mut BTreeMap<Vec<String>, Source>, path: &[String]) {
-    origins.retain(|key, _| !key.starts_with(path));
+/// Forgets the origins at and below `path`. Paths sort component by component, so those
+/// under `path` are the ones from `path` on that start with it: a range, not a scan of
+/// every origin (called for every value a patch sets).
+fn forget_below(origins: &mut BTreeMap<Vec<String>, Rc<Source>>, path: &[String]) {
+    let below: Vec<Vec<String>> = origins
+        .range::<[String], _>((Bound::Included(path), Bound::Unbounded))
+        .map(|(key, _)| key)
+        .take_while(|key| key.starts_with(path))
+        .cloned()
+        .collect();
+    for key in below {
+        origins.remove(&key);
+    }
 }
 
 #[cfg(test)]
@@ -264,6 +304,26 @@ mod tests {
     }
 
     #[test]
+    fn forgetting_a_path_keeps_its_neighbours() {
+        let mut layered = Layered::default();
+        layered.apply(
+            &json!({"programs": {"web": {"command": "w", "env": {"A": "1"}}, "web2": {"command": "x"}, "wea": {}}}),
+            &file(),
+        );
+        layered.apply(&json!({"programs": {"web": null}}), &var("V"));
+        let keys: Vec<String> = layered.origins.keys().map(|k| k.join(".")).collect();
+        assert_eq!(
+            keys,
+            [
+                "programs",
+                "programs.wea",
+                "programs.web2",
+                "programs.web2.command"
+            ]
+        );
+    }
+
+    #[test]
     fn errors_name_their_source_and_setting() {
         let error = ConfigError::new(
             Some(var("TINYSUP_OUTPUT")),
@@ -278,5 +338,28 @@ mod tests {
             ConfigError::new(None, "", "nothing to run").to_string(),
             "nothing to run"
         );
+    }
+
+    #[test]
+    fn every_error_is_one_bounded_line() {
+        let forged = "x\ntinysup: error: forged\r";
+        let error = ConfigError::new(
+            Some(var(&format!("TINYSUP_{forged}"))),
+            &format!("programs.{forged}"),
+            format!("unknown value {forged}"),
+        );
+        assert_eq!(
+            error.to_string(),
+            r"TINYSUP_x\ntinysup: error: forged\r: programs.x\ntinysup: error: forged\r: unknown value x\ntinysup: error: forged\r"
+        );
+        let huge = "k".repeat(1 << 20);
+        let error = ConfigError::new(Some(var(&huge)), &huge, huge.clone());
+        let text = error.to_string();
+        assert!(
+            !text.contains('\n') && text.len() < 5000,
+            "{} bytes",
+            text.len()
+        );
+        assert!(text.contains("(1048576 bytes in all)"), "{text}");
     }
 }

@@ -1,23 +1,31 @@
 //! The configuration: layered sources, then validated once into [`Config`].
 //!
+//! - [`duplicates`]: keys written twice in one JSON object, which JSON parsers drop;
+//! - [`kubernetes`]: the variables of a Service named `tinysup…`, which are not settings;
 //! - [`layers`]: RFC 7386 merge patches that remember which source set each value;
 //! - [`sources`]: the layers, in order: the file, `TINYSUP_CONFIG_JSON`,
 //!   `TINYSUP_PROGRAM_<NAME>`, `TINYSUP_<SETTING>`, the command line;
 //! - [`validate`]: the merged document to a [`Config`], every problem reported at once;
-//! - [`print`]: a [`Config`] back to JSON, for `tinysup config`.
+//! - [`order`]: the dependency graph: cycles, and the start order;
+//! - [`print`]: a [`Config`] back to JSON, for `tinysup config`;
+//! - [`shown`]: user-written text in messages, escaped onto one line and bounded.
 //!
 //! Everything in [`Config`] has been checked; the rest of tinysup trusts it. Defaults live in
 //! [`ProgramSpec::new`] and [`Config::new`], and the README's settings table repeats them.
 
+pub mod duplicates;
+pub mod kubernetes;
 pub mod layers;
+pub mod order;
 pub mod print;
+pub mod shown;
 pub mod sources;
 pub mod validate;
 
 use std::ffi::OsString;
 use std::time::Duration;
 
-pub use layers::{ConfigError, Source};
+pub use layers::{ConfigError, ConfigWarning, Source};
 
 use std::path::Path;
 
@@ -32,6 +40,12 @@ pub struct Loaded {
     pub log_filter: Option<env_filter::Filter>,
     /// Only the command line's program runs: tini's mode (quiet, raw output).
     pub tini_style: bool,
+    /// Settings that will not do what they say: printed by `tinysup config`, logged at
+    /// start-up (once the logger is installed), never a reason not to start.
+    pub warnings: Vec<ConfigWarning>,
+    /// Notes on `TINYSUP_*` variables that are not tinysup's (Kubernetes service
+    /// variables), for the debug log once the logger is installed.
+    pub skipped: Vec<String>,
 }
 
 /// Reads every source (`vars` is the environment; `read_file` reads the JSON file and
@@ -39,7 +53,7 @@ pub struct Loaded {
 pub fn load(
     options: &cli::Options,
     vars: &[(OsString, OsString)],
-    read_file: &dyn Fn(&Path) -> std::io::Result<String>,
+    read_file: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
 ) -> Result<Loaded, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let gathered = sources::gather(
@@ -66,8 +80,8 @@ pub fn load(
         signal_group: options.signal_group,
         read_file,
     };
-    let config = match validate::validate(&gathered, &context) {
-        Ok(config) => config,
+    let (config, warnings) = match validate::validate(&gathered, &context) {
+        Ok(validated) => validated,
         Err(more) => {
             errors.extend(more);
             return Err(errors);
@@ -81,6 +95,8 @@ pub fn load(
         config,
         log_filter,
         tini_style,
+        warnings,
+        skipped: gathered.skipped,
     })
 }
 

@@ -8,15 +8,19 @@
 //! 5. the command line: `-- CMD` becomes the program `main`.
 //!
 //! Any other `TINYSUP_*` variable (but `TINYSUP_LOG`) is an error naming the nearest valid
-//! one: a typo is never silently ignored.
+//! one: a typo is never silently ignored. The one exception is the variables Kubernetes
+//! makes for a Service named `tinysup` or `tinysup-…` (see [`kubernetes`]): they are noted
+//! and left alone.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
 use super::layers::{ConfigError, Layered, Source};
-use super::{MAIN_PROGRAM, validate};
+use super::shown;
+use super::{MAIN_PROGRAM, duplicates, kubernetes, validate};
 use crate::suggest;
 
 /// How a `TINYSUP_<SETTING>` value becomes JSON.
@@ -51,6 +55,9 @@ pub struct Gathered {
     pub command: Option<Vec<OsString>>,
     /// `TINYSUP_LOG`.
     pub log_filter: Option<String>,
+    /// Variables in `TINYSUP_*` that are not tinysup's (Kubernetes service variables),
+    /// each with a note saying so, for the debug log.
+    pub skipped: Vec<String>,
 }
 
 /// Reads the sources. Problems are collected, not returned early: every one is reported.
@@ -58,7 +65,7 @@ pub fn gather(
     config_path: Option<&Path>,
     command: &[OsString],
     vars: &[(OsString, OsString)],
-    read_file: &dyn Fn(&Path) -> std::io::Result<String>,
+    read_file: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
     errors: &mut Vec<ConfigError>,
 ) -> Gathered {
     let mut gathered = Gathered::default();
@@ -66,13 +73,17 @@ pub fn gather(
     let mut inline = None;
     let mut program_vars = Vec::new();
     let mut setting_vars = Vec::new();
+    let mut suggestions = suggest::Budget::default();
     for (key, value) in vars {
         let Some(key) = key.to_str() else {
             if key.as_encoded_bytes().starts_with(PREFIX.as_bytes()) {
                 errors.push(ConfigError::new(
                     None,
                     "",
-                    format!("variable {key:?}: the name is not valid UTF-8"),
+                    format!(
+                        "variable {}: the name is not valid UTF-8",
+                        shown::quoted(&key.to_string_lossy())
+                    ),
                 ));
             }
             continue;
@@ -89,6 +100,14 @@ pub fn gather(
             ));
             continue;
         };
+        // A Service named tinysup or tinysup-…: the kubelet's, not a setting.
+        if let Some(service) = kubernetes::service_of(key, value) {
+            gathered.skipped.push(format!(
+                "{key}: a Kubernetes service variable (of the Service {service:?}), \
+                 not a tinysup setting: ignored, and passed on to programs"
+            ));
+            continue;
+        }
         match key {
             CONFIG_VAR => file_from_env = Some(PathBuf::from(value)),
             CONFIG_JSON_VAR => inline = Some((source, value.to_string())),
@@ -105,7 +124,11 @@ pub fn gather(
                 Some(&(name, kind)) if key[PREFIX.len()..] == name.to_ascii_uppercase() => {
                     setting_vars.push((source, name, kind, value.to_string()))
                 }
-                _ => errors.push(ConfigError::new(Some(source), "", unknown_variable(key))),
+                _ => errors.push(ConfigError::new(
+                    Some(source),
+                    "",
+                    unknown_variable(key, &mut suggestions),
+                )),
             },
         }
     }
@@ -113,8 +136,16 @@ pub fn gather(
     // 1. The file.
     if let Some(path) = config_path.map(Path::to_path_buf).or(file_from_env) {
         let source = Source::File(path.clone());
-        match read_file(&path) {
-            Ok(text) => apply_document(&mut gathered.layered, &text, source, errors),
+        match read_file(&path).map(String::from_utf8) {
+            Ok(Ok(text)) => apply_document(&mut gathered.layered, &text, source, errors),
+            Ok(Err(error)) => errors.push(ConfigError::new(
+                Some(source),
+                "",
+                format!(
+                    "not valid UTF-8 (at byte {}): JSON is UTF-8",
+                    error.utf8_error().valid_up_to()
+                ),
+            )),
             Err(error) => errors.push(ConfigError::new(
                 Some(source),
                 "",
@@ -127,9 +158,18 @@ pub fn gather(
         apply_document(&mut gathered.layered, &text, source, errors);
     }
     // 3. Programs from variables.
+    let mut names = ProgramNames::of(&gathered.layered);
     for (source, name, value) in program_vars {
-        match program_patch(&gathered.layered, &name, &value) {
-            Ok(patch) => gathered.layered.apply(&patch, &source),
+        match program_patch(&gathered.layered, &names, &name, &value) {
+            Ok((target, patch)) => {
+                if value.trim_start().starts_with('{') {
+                    for path in duplicates::find(&value) {
+                        errors.push(defined_twice(&source, &["programs", &target], &path));
+                    }
+                }
+                gathered.layered.apply(&patch, &source);
+                names.update(&gathered.layered, target);
+            }
             Err(message) => errors.push(ConfigError::new(Some(source), "", message)),
         }
     }
@@ -140,7 +180,8 @@ pub fn gather(
             SettingKind::Boolean => match parse_bool(&value) {
                 Some(b) => Value::Bool(b),
                 None => {
-                    let message = format!("{value:?} is not a boolean (use true or false)");
+                    let value = shown::quoted(&value);
+                    let message = format!("{value} is not a boolean (use true or false)");
                     errors.push(ConfigError::new(Some(source), "", message));
                     continue;
                 }
@@ -172,8 +213,15 @@ fn apply_document(
     source: Source,
     errors: &mut Vec<ConfigError>,
 ) {
+    // RFC 8259 lets a parser ignore a byte order mark, which some editors write.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match serde_json::from_str::<Value>(text) {
-        Ok(document @ Value::Object(_)) => layered.apply(&document, &source),
+        Ok(document @ Value::Object(_)) => {
+            for path in duplicates::find(text) {
+                errors.push(defined_twice(&source, &[], &path));
+            }
+            layered.apply(&document, &source)
+        }
         Ok(_) => errors.push(ConfigError::new(
             Some(source),
             "",
@@ -187,63 +235,149 @@ fn apply_document(
     }
 }
 
-/// The patch for `TINYSUP_PROGRAM_<name>=<value>`.
-fn program_patch(layered: &Layered, name: &str, value: &str) -> Result<Value, String> {
+/// A key written twice in one object: serde_json keeps the second, so the first would be
+/// lost without a word.
+fn defined_twice(source: &Source, prefix: &[&str], path: &[String]) -> ConfigError {
+    let path: Vec<_> = prefix
+        .iter()
+        .copied()
+        .chain(path.iter().map(String::as_str))
+        .map(shown::name)
+        .collect();
+    ConfigError::new(
+        Some(source.clone()),
+        &path.join("."),
+        "defined twice in one object (the second would silently replace the first)",
+    )
+}
+
+/// The programs defined so far, by how a variable spells their name: lower case, `-` as
+/// `_`. Kept up to date as the variables apply, so that each variable finds its program in
+/// constant time (with 10,000 variables, a scan of every name for each was quadratic).
+struct ProgramNames {
+    by_spelling: HashMap<String, Vec<String>>,
+}
+
+impl ProgramNames {
+    fn of(layered: &Layered) -> ProgramNames {
+        let mut names = ProgramNames {
+            by_spelling: HashMap::new(),
+        };
+        for name in defined(layered).into_iter().flatten() {
+            names.insert(name.clone());
+        }
+        names
+    }
+
+    fn insert(&mut self, name: String) {
+        self.by_spelling
+            .entry(spelling(&name))
+            .or_default()
+            .push(name);
+    }
+
+    /// The defined programs that `TINYSUP_PROGRAM_<var_name>` designates.
+    fn matching(&self, var_name: &str) -> Vec<&str> {
+        self.by_spelling
+            .get(&spelling(var_name))
+            .map_or_else(Vec::new, |names| {
+                names
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|defined| name_matches(var_name, defined))
+                    .collect()
+            })
+    }
+
+    /// After a variable patched `target`: it is defined now, or it was removed.
+    fn update(&mut self, layered: &Layered, target: String) {
+        let now_defined = layered.document()["programs"].get(&target).is_some();
+        let key = spelling(&target);
+        let names = self.by_spelling.entry(key).or_default();
+        let known = names.iter().position(|n| *n == target);
+        match (now_defined, known) {
+            (true, None) => names.push(target),
+            (false, Some(i)) => {
+                names.remove(i);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A name as a variable spells it: ASCII lower case, `-` as `_`.
+fn spelling(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c == '-' {
+                '_'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+/// The names of the programs the document defines, in order.
+fn defined(layered: &Layered) -> Option<serde_json::map::Keys<'_>> {
+    layered.document()["programs"].as_object().map(Map::keys)
+}
+
+/// The program `TINYSUP_PROGRAM_<name>=<value>` is about, and the patch.
+fn program_patch(
+    layered: &Layered,
+    names: &ProgramNames,
+    name: &str,
+    value: &str,
+) -> Result<(String, Value), String> {
     if name.is_empty() {
         return Err("the program name is missing (TINYSUP_PROGRAM_<NAME>)".to_string());
     }
     if let Err(problem) = validate::check_name(name) {
-        return Err(format!("program name {name:?}: {problem}"));
+        return Err(format!("program name {}: {problem}", shown::quoted(name)));
     }
-    let defined: Vec<&str> = layered.document()["programs"]
-        .as_object()
-        .map_or_else(Vec::new, |p| p.keys().map(String::as_str).collect());
-    let matching: Vec<&str> = defined
-        .iter()
-        .copied()
-        .filter(|d| name_matches(name, d))
-        .collect();
+    let matching = names.matching(name);
     let target = match matching.as_slice() {
         [] => name.to_ascii_lowercase(),
         [one] => one.to_string(),
         several => {
             return Err(format!(
                 "matches several programs: {}; rename one of them",
-                several.join(", ")
+                shown::list(several.iter().copied(), 10)
             ));
         }
     };
     let trimmed = value.trim();
     let program = if trimmed.is_empty() || trimmed == "null" {
         if matching.is_empty() {
+            let defined = match defined(layered) {
+                Some(names) if names.len() > 0 => shown::list(names.map(String::as_str), 10),
+                _ => "none".to_string(),
+            };
             return Err(format!(
-                "removes program {target:?}, which no earlier source defines (defined: {})",
-                if defined.is_empty() {
-                    "none".to_string()
-                } else {
-                    defined.join(", ")
-                }
+                "removes program {}, which no earlier source defines (defined: {defined})",
+                shown::quoted(&target),
             ));
         }
         Value::Null
     } else if trimmed.starts_with('{') {
         match serde_json::from_str::<Value>(trimmed) {
             Ok(object @ Value::Object(_)) => object,
-            Ok(_) => unreachable!("a JSON text starting with {{ is an object"),
+            Ok(_) => return Err("must be a JSON object".to_string()),
             Err(error) => return Err(format!("invalid JSON: {error}")),
         }
     } else if trimmed.starts_with('[') {
         match serde_json::from_str::<Value>(trimmed) {
             Ok(argv @ Value::Array(_)) => json!({ "command": argv }),
-            Ok(_) => unreachable!("a JSON text starting with [ is an array"),
+            Ok(_) => return Err("must be a JSON array".to_string()),
             Err(error) => return Err(format!("invalid JSON: {error}")),
         }
     } else {
         json!({ "command": value })
     };
     let mut programs = Map::new();
-    programs.insert(target, program);
-    Ok(json!({ "programs": programs }))
+    programs.insert(target.clone(), program);
+    Ok((target, json!({ "programs": programs })))
 }
 
 /// `<NAME>` of `TINYSUP_PROGRAM_<NAME>` matches a defined name case-insensitively, with `_`
@@ -266,8 +400,9 @@ fn parse_bool(text: &str) -> Option<bool> {
 
 /// The error for an unknown `TINYSUP_*` variable, with the nearest valid name. Names are
 /// compared without the shared `TINYSUP_`, which would make every name look close.
-fn unknown_variable(key: &str) -> String {
+fn unknown_variable(key: &str, suggestions: &mut suggest::Budget) -> String {
     let suffix = &key[PREFIX.len()..];
+    let key = shown::name(key);
     let mut candidates: Vec<String> = ["CONFIG", "CONFIG_JSON", "LOG"]
         .iter()
         .map(|s| s.to_string())
@@ -277,7 +412,7 @@ fn unknown_variable(key: &str) -> String {
     if let Some((_, rest)) = suffix.split_once('_') {
         candidates.push(format!("PROGRAM_{rest}"));
     }
-    match suggest::nearest(suffix, candidates.iter().map(String::as_str)) {
+    match suggestions.nearest(suffix, candidates.iter().map(String::as_str)) {
         Some(nearest) => format!("unknown variable {key} (did you mean {PREFIX}{nearest}?)"),
         None => format!(
             "unknown variable {key}: tinysup knows TINYSUP_CONFIG, TINYSUP_CONFIG_JSON, \
@@ -299,9 +434,17 @@ fn describe(error: &std::io::Error) -> String {
     }
 }
 
-/// True for a variable in tinysup's namespace (never passed to programs).
-pub fn is_tinysup_variable(key: &OsStr) -> bool {
-    key.as_encoded_bytes().starts_with(PREFIX.as_bytes())
+/// True for a variable in tinysup's namespace, never passed to programs. A Kubernetes
+/// service variable only looks like one: it is the Service's, and programs may use it to
+/// find the Service, so it is passed on like any other variable.
+pub fn is_tinysup_variable(key: &OsStr, value: &OsStr) -> bool {
+    if !key.as_encoded_bytes().starts_with(PREFIX.as_bytes()) {
+        return false;
+    }
+    match (key.to_str(), value.to_str()) {
+        (Some(key), Some(value)) => kubernetes::service_of(key, value).is_none(),
+        _ => true,
+    }
 }
 
 #[cfg(test)]
@@ -316,7 +459,7 @@ mod tests {
             .collect()
     }
 
-    fn files(path: &Path) -> io::Result<String> {
+    fn files(path: &Path) -> io::Result<Vec<u8>> {
         match path.to_str() {
             Some("/app.json") => Ok(
                 r#"{"programs": {"web": {"command": "web"}, "my-worker": {"command": "w"}}}"#
@@ -324,6 +467,17 @@ mod tests {
             ),
             Some("/broken.json") => Ok("{\"programs\": ".into()),
             Some("/list.json") => Ok("[1]".into()),
+            Some("/latin1.json") => Ok(b"{\"a\": \"caf\xe9\"}".to_vec()),
+            Some("/bom.json") => Ok(b"\xef\xbb\xbf{\"output\": \"json\"}".to_vec()),
+            Some("/twice.json") => Ok(br#"{
+                "programs": {
+                    "web": {"command": "a", "env": {"A": "1", "B": "2", "A": "3"}},
+                    "db": {"command": "d"},
+                    "w\u0065b": {"command": "b"}
+                },
+                "output": "raw", "list": [{"x": 1, "x": 2}], "output": "json"
+            }"#
+            .to_vec()),
             _ => Err(io::Error::from_raw_os_error(libc::ENOENT)),
         }
     }
@@ -414,6 +568,26 @@ mod tests {
     }
 
     #[test]
+    fn a_program_a_variable_defines_is_found_by_the_next_ones() {
+        let (gathered, errors) = run(
+            None,
+            &[],
+            &[
+                ("TINYSUP_PROGRAM_NEW_ONE", "new"),
+                ("TINYSUP_PROGRAM_new_one", r#"{"restart": "no"}"#),
+                ("TINYSUP_PROGRAM_GONE", "gone"),
+                ("TINYSUP_PROGRAM_Gone", ""),
+                ("TINYSUP_PROGRAM_GONE", r#"{"restart": "no"}"#),
+            ],
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            gathered.layered.document()["programs"],
+            json!({"new_one": {"command": "new", "restart": "no"}, "gone": {"restart": "no"}})
+        );
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_source() {
         let (_, errors) = run(
             Some("/broken.json"),
@@ -460,10 +634,55 @@ mod tests {
             errors,
             vec!["/missing.json: cannot read: No such file or directory"]
         );
+        let (_, errors) = run(Some("/latin1.json"), &[], &[]);
+        assert_eq!(
+            errors,
+            vec!["/latin1.json: not valid UTF-8 (at byte 10): JSON is UTF-8"]
+        );
         let (_, errors) = run(Some("/list.json"), &[], &[]);
         assert_eq!(
             errors,
             vec!["/list.json: the configuration must be a JSON object"]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let (gathered, errors) = run(Some("/bom.json"), &[], &[]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(gathered.layered.document(), &json!({"output": "json"}));
+        let (gathered, errors) = run(None, &[], &[("TINYSUP_CONFIG_JSON", "\u{feff}{}")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(gathered.layered.document(), &json!({}));
+    }
+
+    #[test]
+    fn a_key_written_twice_in_one_object_is_an_error() {
+        let (_, errors) = run(
+            Some("/twice.json"),
+            &[],
+            &[
+                (
+                    "TINYSUP_CONFIG_JSON",
+                    r#"{"color": "auto", "color": "never"}"#,
+                ),
+                (
+                    "TINYSUP_PROGRAM_DB",
+                    r#"{"restart": "no", "restart": "always"}"#,
+                ),
+            ],
+        );
+        let twice = "defined twice in one object (the second would silently replace the first)";
+        assert_eq!(
+            errors,
+            [
+                format!("/twice.json: programs.web.env.A: {twice}"),
+                format!("/twice.json: programs.web: {twice}"),
+                format!("/twice.json: list.0.x: {twice}"),
+                format!("/twice.json: output: {twice}"),
+                format!("TINYSUP_CONFIG_JSON: color: {twice}"),
+                format!("TINYSUP_PROGRAM_DB: programs.db.restart: {twice}"),
+            ]
         );
     }
 
@@ -474,7 +693,8 @@ mod tests {
             &json!({"programs": {"a-b": {}, "a_b": {}}}),
             &Source::CommandLine,
         );
-        let error = program_patch(&layered, "A_B", "x").unwrap_err();
+        let names = ProgramNames::of(&layered);
+        let error = program_patch(&layered, &names, "A_B", "x").unwrap_err();
         assert_eq!(
             error,
             "matches several programs: a-b, a_b; rename one of them"

@@ -1,17 +1,19 @@
 //! The merged configuration document to a validated [`Config`]. Every problem is collected
 //! with the source that set the value, and all are reported together.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::layers::{ConfigError, Layered};
+use super::layers::{ConfigError, ConfigWarning, Layered};
 use super::sources::Gathered;
 use super::{ColorMode, Config, Kind, MAIN_PROGRAM, OutputMode, ProgramSpec, Restart, RunAs};
+use super::{order, shown};
 use crate::signal::Signal;
-use crate::users::Credentials;
+use crate::users::{Credentials, Setting, UserDatabase};
 use crate::{duration, shell_words, suggest};
 
 /// The top-level settings.
@@ -60,7 +62,7 @@ pub struct Context<'a> {
     /// `-g`: the tini-style program's signals go to its process group.
     pub signal_group: bool,
     /// Reads /etc/passwd and /etc/group (a test can give others).
-    pub read_file: &'a dyn Fn(&Path) -> std::io::Result<String>,
+    pub read_file: &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
 }
 
 /// Checks a program name: 1–63 characters of `[A-Za-z0-9_.-]`, not `tinysup`.
@@ -83,16 +85,24 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// Validates the gathered document. On success the programs are in start order.
-pub fn validate(gathered: &Gathered, context: &Context) -> Result<Config, Vec<ConfigError>> {
+/// Validates the gathered document. On success the programs are in start order, and the
+/// warnings (settings that are valid but will not do what they say) come with them.
+pub fn validate(
+    gathered: &Gathered,
+    context: &Context,
+) -> Result<(Config, Vec<ConfigWarning>), Vec<ConfigError>> {
     let mut checker = Checker {
         layered: &gathered.layered,
         errors: Vec::new(),
+        warnings: Vec::new(),
         users: None,
+        suggestions: suggest::Budget::default(),
         context,
     };
     let config = checker.config(gathered.command.as_deref());
     if checker.errors.is_empty() {
-        Ok(config)
+        checker.stop_timeouts_within_the_shutdown(&config);
+        Ok((config, checker.warnings))
     } else {
         Err(checker.errors)
     }
@@ -101,16 +111,21 @@ pub fn validate(gathered: &Gathered, context: &Context) -> Result<Config, Vec<Co
 struct Checker<'a> {
     layered: &'a Layered,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigWarning>,
     /// /etc/passwd and /etc/group, read once when first needed.
-    users: Option<(String, String)>,
+    users: Option<UserDatabase>,
+    /// Shared by every "did you mean" of this validation.
+    suggestions: suggest::Budget,
     context: &'a Context<'a>,
 }
 
 impl Checker<'_> {
     fn error(&mut self, path: &[&str], message: impl Into<String>) {
         let source = self.layered.source_of(path);
+        // Each key as written, but a huge one as a prefix and its length.
+        let shown: Vec<_> = path.iter().map(|key| shown::name(key)).collect();
         self.errors
-            .push(ConfigError::new(source, &path.join("."), message));
+            .push(ConfigError::new(source, &shown.join("."), message));
     }
 
     fn config(&mut self, command: Option<&[OsString]>) -> Config {
@@ -331,7 +346,7 @@ impl Checker<'_> {
             match PLANNED.iter().find(|(planned, _)| planned == key) {
                 Some((_, what)) => self.error(&at, format!("{what} are planned but not built yet")),
                 None => {
-                    let hint = suggest::did_you_mean(key, known.iter().copied());
+                    let hint = self.suggestions.did_you_mean(key, known.iter().copied());
                     let message = if hint.is_empty() {
                         format!("unknown setting (known: {})", known.join(", "))
                     } else {
@@ -447,33 +462,28 @@ impl Checker<'_> {
             }
             return None;
         };
-        let (passwd, groups) = self.users().clone();
-        match Credentials::resolve(&user_text, group_text.as_deref(), &passwd, &groups) {
+        let resolved = Credentials::resolve(&user_text, group_text.as_deref(), self.users());
+        match resolved {
             Ok(credentials) => Some(RunAs {
                 user: user_text,
                 group: group_text,
                 credentials,
             }),
             Err(problem) => {
-                let key = if problem.contains("group") {
-                    "group"
-                } else {
-                    "user"
+                let key = match problem.setting {
+                    Setting::User => "user",
+                    Setting::Group => "group",
                 };
-                self.error(&["programs", name, key], problem);
+                self.error(&["programs", name, key], problem.message);
                 None
             }
         }
     }
 
-    /// /etc/passwd and /etc/group; a missing file reads as empty (numeric ids still work).
-    fn users(&mut self) -> &(String, String) {
+    /// /etc/passwd and /etc/group, read when first needed.
+    fn users(&mut self) -> &UserDatabase {
         let read = self.context.read_file;
-        self.users.get_or_insert_with(|| {
-            let passwd = read(Path::new("/etc/passwd")).unwrap_or_default();
-            let groups = read(Path::new("/etc/group")).unwrap_or_default();
-            (passwd, groups)
-        })
+        self.users.get_or_insert_with(|| UserDatabase::read(read))
     }
 
     fn success_codes(&mut self, value: &Value, at: &[&str]) -> Vec<i32> {
@@ -570,105 +580,80 @@ impl Checker<'_> {
         match choices.iter().find(|(name, _)| *name == text) {
             Some((_, choice)) => Some(*choice),
             None => {
-                let hint = suggest::did_you_mean(text, names());
+                let hint = self.suggestions.did_you_mean(text, names());
                 let list = names().collect::<Vec<_>>().join(", ");
-                self.error(at, format!("unknown value {text:?}{hint}; one of {list}"));
+                let text = shown::quoted(text);
+                self.error(at, format!("unknown value {text}{hint}; one of {list}"));
                 None
             }
         }
     }
 
+    /// A warning for each program whose `stop_timeout` is longer than `shutdown_timeout`:
+    /// the shutdown deadline cuts it short, and a migrated `stopwaitsecs=10` would silently
+    /// become a kill at 7 s. An unbounded shutdown (`None`) never cuts anything short.
+    fn stop_timeouts_within_the_shutdown(&mut self, config: &Config) {
+        let Some(shutdown) = config.shutdown_timeout else {
+            return;
+        };
+        for spec in &config.programs {
+            let Some(stop) = spec.stop_timeout.filter(|stop| *stop > shutdown) else {
+                continue;
+            };
+            let path = ["programs", spec.name.as_str(), "stop_timeout"];
+            let settings = &self.layered.document()["programs"][&spec.name];
+            let written = if settings.get("stop_timeout").is_some() {
+                ""
+            } else {
+                " (the default)"
+            };
+            let (stop, shutdown) = (duration::format(stop), duration::format(shutdown));
+            let message = format!(
+                "{stop}{written} is longer than shutdown_timeout ({shutdown}): {name} gets SIGKILL \
+                 at the shutdown deadline, {shutdown} after a shutdown starts, before its \
+                 stop_timeout ends; raise shutdown_timeout to {stop} or more, and docker's stop \
+                 grace (docker stop -t, stop_grace_period) about 2s above it",
+                name = spec.name,
+            );
+            let source = self.layered.source_of(&path);
+            self.warnings
+                .push(ConfigWarning::new(source, &path.join("."), message));
+        }
+    }
+
     /// Every `depends_on` names a program; there is no cycle.
     fn check_dependencies(&mut self, specs: &[ProgramSpec], names: &[&str]) {
+        let known: HashSet<&str> = names.iter().copied().collect();
         for spec in specs {
             for dependency in &spec.depends_on {
-                if !names.contains(&dependency.as_str()) {
-                    let hint = suggest::did_you_mean(dependency, names.iter().copied());
+                if !known.contains(dependency.as_str()) {
+                    let hint = self
+                        .suggestions
+                        .did_you_mean(dependency, names.iter().copied());
                     self.error(
                         &["programs", &spec.name, "depends_on"],
-                        format!("unknown program {dependency:?}{hint}"),
+                        format!("unknown program {}{hint}", shown::quoted(dependency)),
                     );
                 }
             }
         }
-        if let Some(cycle) = find_cycle(specs) {
-            let first = cycle[0].clone();
+        if let Some(cycle) = order::find_cycle(&order::dependency_indices(specs)) {
+            let names: Vec<&str> = cycle.iter().map(|&i| specs[i].name.as_str()).collect();
+            let first = names.first().copied().unwrap_or_default();
             self.error(
-                &["programs", &first, "depends_on"],
-                format!("dependency cycle: {}", cycle.join(" → ")),
+                &["programs", first, "depends_on"],
+                order::describe_cycle(&names),
             );
         }
     }
 }
 
-/// A dependency cycle, as the names along it (the first repeated at the end), if any.
-fn find_cycle(specs: &[ProgramSpec]) -> Option<Vec<String>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        OnPath,
-        Done,
-    }
-    fn visit(
-        i: usize,
-        specs: &[ProgramSpec],
-        marks: &mut [Mark],
-        path: &mut Vec<usize>,
-    ) -> Option<Vec<String>> {
-        marks[i] = Mark::OnPath;
-        path.push(i);
-        for dependency in &specs[i].depends_on {
-            let Some(j) = specs.iter().position(|s| &s.name == dependency) else {
-                continue;
-            };
-            match marks[j] {
-                Mark::OnPath => {
-                    let start = path.iter().position(|&p| p == j).unwrap_or(0);
-                    let mut cycle: Vec<String> = path[start..]
-                        .iter()
-                        .map(|&p| specs[p].name.clone())
-                        .collect();
-                    cycle.push(specs[j].name.clone());
-                    return Some(cycle);
-                }
-                Mark::New => {
-                    if let Some(cycle) = visit(j, specs, marks, path) {
-                        return Some(cycle);
-                    }
-                }
-                Mark::Done => {}
-            }
-        }
-        path.pop();
-        marks[i] = Mark::Done;
-        None
-    }
-    let mut marks = vec![Mark::New; specs.len()];
-    (0..specs.len()).find_map(|i| {
-        if marks[i] == Mark::New {
-            visit(i, specs, &mut marks, &mut Vec::new())
-        } else {
-            None
-        }
-    })
-}
-
-/// Dependency order, ties in the order written: each step takes the first program, in the
-/// order written, whose dependencies are all placed. (The graph is known to be acyclic.)
-fn start_order(mut specs: Vec<ProgramSpec>) -> Vec<ProgramSpec> {
-    let mut ordered: Vec<ProgramSpec> = Vec::with_capacity(specs.len());
-    while !specs.is_empty() {
-        let next = specs
-            .iter()
-            .position(|s| {
-                s.depends_on
-                    .iter()
-                    .all(|d| ordered.iter().any(|o| &o.name == d))
-            })
-            .unwrap_or(0);
-        ordered.push(specs.remove(next));
-    }
-    ordered
+/// The programs in start order: dependency order, ties in the order written. (The graph is
+/// known to be acyclic.)
+fn start_order(specs: Vec<ProgramSpec>) -> Vec<ProgramSpec> {
+    let order = order::start_order(&order::dependency_indices(&specs));
+    let mut slots: Vec<Option<ProgramSpec>> = specs.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 #[cfg(test)]
@@ -681,7 +666,7 @@ mod tests {
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
     const GROUP: &str = "root:x:0:\napp:x:1000:\nstaff:x:50:app\n";
 
-    fn files(path: &Path) -> std::io::Result<String> {
+    fn files(path: &Path) -> std::io::Result<Vec<u8>> {
         match path.to_str() {
             Some("/etc/passwd") => Ok(PASSWD.into()),
             Some("/etc/group") => Ok(GROUP.into()),
@@ -690,6 +675,11 @@ mod tests {
     }
 
     fn check(document: Value, command: &[&str]) -> Result<Config, Vec<String>> {
+        checked(document, command).map(|(config, _)| config)
+    }
+
+    /// The configuration and its warnings, or the errors, as text.
+    fn checked(document: Value, command: &[&str]) -> Result<(Config, Vec<String>), Vec<String>> {
         let mut gathered = Gathered::default();
         gathered
             .layered
@@ -705,8 +695,10 @@ mod tests {
             signal_group: false,
             read_file: &files,
         };
+        let text = |list: Vec<ConfigError>| list.iter().map(ToString::to_string).collect();
         validate(&gathered, &context)
-            .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+            .map(|(config, warnings)| (config, text(warnings)))
+            .map_err(text)
     }
 
     fn names(config: &Config) -> Vec<&str> {
@@ -943,6 +935,93 @@ mod tests {
             errors,
             ["/c.json: programs.a.depends_on: dependency cycle: a → a"]
         );
+    }
+
+    /// `n` programs `p0` … where `p{i}` depends on `p{i+1}`: the chain written backwards.
+    fn reverse_chain(n: usize) -> Map<String, Value> {
+        (0..n)
+            .map(|i| {
+                let depends_on: Vec<String> = (i + 1 < n)
+                    .then(|| format!("p{}", i + 1))
+                    .into_iter()
+                    .collect();
+                (
+                    format!("p{i}"),
+                    json!({"command": "x", "depends_on": depends_on}),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_long_chain_is_ordered_and_its_cycle_found_without_deep_recursion() {
+        // On a small stack: the depth of the search must not grow with the chain (one frame
+        // per program would overflow it here, and a 100,000-long chain on any stack).
+        let on_small_stack = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let n = 5_000;
+                let config = check(json!({"programs": reverse_chain(n)}), &[]).unwrap();
+                assert_eq!(config.programs.len(), n);
+                assert_eq!(config.programs[0].name, format!("p{}", n - 1));
+                assert_eq!(config.programs[n - 1].name, "p0");
+
+                let mut programs = reverse_chain(n);
+                programs[&format!("p{}", n - 1)]["depends_on"] = json!(["p0"]);
+                check(json!({"programs": programs}), &[]).unwrap_err()
+            })
+            .unwrap();
+        let errors = on_small_stack.join().unwrap();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with(
+                "/c.json: programs.p0.depends_on: dependency cycle of 5000 programs: \
+                 p0 → p1 → p2 → p3 → p4 → … → p4999 → p0"
+            ),
+            "{}",
+            &errors[0][..errors[0].len().min(300)]
+        );
+        assert!(errors[0].len() < 300, "the cycle is not listed whole");
+    }
+
+    #[test]
+    fn a_stop_timeout_the_shutdown_would_cut_short_is_a_warning() {
+        let (_, warnings) = checked(
+            json!({"programs": {
+                "db": {"command": "d", "stop_timeout": "10s"},
+                "web": {"command": "w", "stop_timeout": 7},
+                "job": {"command": "j"}
+            }}),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            warnings[0],
+            "/c.json: programs.db.stop_timeout: 10s is longer than shutdown_timeout (7s): db gets \
+             SIGKILL at the shutdown deadline, 7s after a shutdown starts, before its stop_timeout \
+             ends; raise shutdown_timeout to 10s or more, and docker's stop grace (docker stop -t, \
+             stop_grace_period) about 2s above it"
+        );
+        // The default stop_timeout under a short shutdown_timeout.
+        let (_, warnings) = checked(
+            json!({"programs": {"db": {"command": "d"}}, "shutdown_timeout": 2}),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("/c.json: programs.db.stop_timeout: 5s (the default) is longer than shutdown_timeout (2s)"),
+            "{}",
+            warnings[0]
+        );
+        // No bound, no warning: the command alone (tini's mode), whatever its stop_timeout.
+        let (_, warnings) = checked(
+            json!({"programs": {"main": {"stop_timeout": "1h"}}}),
+            &["sleep", "1"],
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

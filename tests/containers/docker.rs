@@ -313,10 +313,17 @@ fn as_init_binary(docker: &Docker) {
         BASE,
         "--version",
     ]);
-    assert_eq!(
-        version.trim(),
-        format!("tinysup {}", env!("CARGO_PKG_VERSION"))
-    );
+    // tini's shape, which dockerd reads for `docker info` (not "N/A" and a warning).
+    let commit = version
+        .trim()
+        .strip_prefix(&format!(
+            "tinysup version {} - git.",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .unwrap_or_else(|| panic!("--version: {version}"))
+        .to_string();
+    let init = docker.ok(&["info", "--format", "{{.InitCommit.ID}}"]);
+    assert_eq!(init.trim(), commit, "docker info's init version");
     // `sleep` ignores SIGTERM as PID 1 (no handler); under tinysup it gets it and dies.
     let id = start(docker, &["--init", BASE, "sleep", "1000"]);
     let took = stop(docker, &id, 10);

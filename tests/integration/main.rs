@@ -2,6 +2,7 @@
 //! subreaper. One test binary; helpers in `util`.
 
 mod cleanup;
+mod config;
 mod daemons;
 mod foundation;
 mod output;
