@@ -318,8 +318,7 @@ impl Supervisor {
         if self.phase == Phase::Running {
             self.start_ready_programs(now);
         }
-        if self.phase == Phase::Running && !(0..self.programs.len()).any(|i| self.can_still_run(i))
-        {
+        if self.phase == Phase::Running && !self.any_can_still_run() {
             log::info!("every program has ended: shutting down");
             self.begin_shutdown(Signal::TERM, now);
         }
@@ -380,21 +379,35 @@ impl Supervisor {
         }
     }
 
-    /// True if program `i` is running, or could still run: scheduled, or waiting for
-    /// dependencies that could still become ready. (Dependencies are acyclic, validated.)
-    fn can_still_run(&self, i: usize) -> bool {
-        let program = &self.programs[i];
-        match program.machine.state() {
-            State::Exited { .. } | State::Fatal { .. } => {
-                // A oneshot's dependents wait for what is left of its run.
-                program.machine.leftovers().is_some() && program.spec.kind == Kind::Oneshot
-            }
-            State::Stopped => self.dependencies[i].iter().all(|&d| {
-                let dep = &self.programs[d];
-                dep.machine.is_ready(&dep.spec) || self.can_still_run(d)
-            }),
-            _ => true,
+    /// True if some program is running, or could still run: scheduled, or waiting for
+    /// dependencies that could still become ready. Programs are in start order, so each
+    /// one's dependencies are decided before it: one pass, no recursion.
+    fn any_can_still_run(&self) -> bool {
+        // The common case, without allocating: something is running or scheduled.
+        if self.programs.iter().any(|p| {
+            !matches!(
+                p.machine.state(),
+                State::Stopped | State::Exited { .. } | State::Fatal { .. }
+            )
+        }) {
+            return true;
         }
+        let mut can = vec![false; self.programs.len()];
+        for i in 0..self.programs.len() {
+            let program = &self.programs[i];
+            can[i] = match program.machine.state() {
+                State::Exited { .. } | State::Fatal { .. } => {
+                    // A oneshot's dependents wait for what is left of its run.
+                    program.machine.leftovers().is_some() && program.spec.kind == Kind::Oneshot
+                }
+                State::Stopped => self.dependencies[i].iter().all(|&d| {
+                    let dep = &self.programs[d];
+                    dep.machine.is_ready(&dep.spec) || can[d]
+                }),
+                _ => true,
+            };
+        }
+        can.contains(&true)
     }
 
     fn begin_shutdown(&mut self, signal: Signal, now: Instant) {
