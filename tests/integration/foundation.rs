@@ -320,8 +320,9 @@ fn realtime_signals_are_numbered_as_docker_and_bash_number_them() {
 
     // RTMIN+3 is 37, and 34 is a valid stop signal.
     for (stop_signal, number) in [("RTMIN+3", 37), ("34", 34)] {
-        let script =
-            format!("trap 'echo got {number}; exit 0' {number}; echo ready; sleep 1000 & wait");
+        let script = format!(
+            "trap 'echo got {number}; exit 0' {number}; echo ready; while :; do sleep 0.05; done"
+        );
         let config = serde_json::json!({"programs": {"app": {
             "command": ["sh", "-c", script], "stop_signal": stop_signal
         }}});

@@ -23,10 +23,13 @@ fn sh(script: &str) -> Value {
     json!(["sh", "-c", script])
 }
 
-/// A longrun that prints `start NAME`, and `stop NAME` when it gets SIGTERM.
+/// A longrun that prints `start NAME`, and `stop NAME` when it gets SIGTERM. It waits in
+/// short foreground sleeps, not `sleep 1000 &`: a background child that is between its fork
+/// and its exec when the signal comes still has the shell's trap and loses the signal, and
+/// would be left behind.
 fn service(name: &str) -> Value {
     sh(&format!(
-        "trap 'echo stop {name}; exit 0' TERM; sleep 1000 & echo start {name}; wait $!; wait $!"
+        "trap 'echo stop {name}; exit 0' TERM; echo start {name}; while :; do sleep 0.05; done"
     ))
 }
 
@@ -182,13 +185,13 @@ fn a_oneshot_runs_first_and_its_dependents_start_after_it_succeeds() {
     };
     run.expect("start web");
     run.signal(libc::SIGTERM);
-    let (exit, stdout, _) = run.finish();
+    let (exit, stdout, stderr) = run.finish();
     // The prefix format, names padded to the longest (here "tinysup").
     assert_eq!(
         stdout,
         "setup   | setup done\nweb     | start web\nweb     | stop web\n"
     );
-    assert_eq!(exit, Exit::Code(0));
+    assert_eq!(exit, Exit::Code(0), "{stderr}");
 }
 
 #[test]
@@ -366,9 +369,7 @@ fn with_the_defaults_a_stubborn_program_is_killed_inside_dockers_grace() {
 
 #[test]
 fn stop_signal_is_sent_on_shutdown() {
-    // A background job of a shell ignores INT: the trap ends it, or it would be left behind
-    // (and SIGKILLed at stop_timeout).
-    let script = "trap 'echo got INT; kill $!; exit 0' INT; trap 'echo got TERM; exit 0' TERM; sleep 1000 & echo ready; wait";
+    let script = "trap 'echo got INT; exit 0' INT; trap 'echo got TERM; exit 0' TERM; echo ready; while :; do sleep 0.05; done";
     let config = json!({"programs": {"app": {"command": sh(script), "stop_signal": "SIGINT"}}});
     let Some(mut run) = with_config(config).pid1() else {
         return;
