@@ -10,12 +10,14 @@
 #                                     the variant without panic messages (for comparison only;
 #                                     see the README's "Building the static binary")
 #   release/build.sh x86_64-unknown-linux-musl   one target only
+#   --opt-level L, --build-dir DIR    another opt-level, another cargo target folder
+#                                     (bench/size.sh compares them)
 #
 # How: the standard library is rebuilt with the program (-Z build-std), without backtrace
 # support and with `optimize_for_size`; no unwind tables (panics abort: nothing unwinds);
 # opt-level "s", which measures smaller than "z" once std is rebuilt (bench/size.sh).
-# -Z flags on the stable toolchain need RUSTC_BOOTSTRAP=1, set here; a nightly toolchain
-# works too (`cargo +nightly`, via CARGO). Needs: `rustup component add rust-src` and
+# -Z flags on the stable toolchain need RUSTC_BOOTSTRAP=1, set here. They are unstable: a
+# new Rust may change them (measured with 1.95). Needs: `rustup component add rust-src` and
 # `rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl`. The aarch64
 # binary is linked by rust-lld, shipped with the toolchain (.cargo/config.toml).
 set -euo pipefail
@@ -24,12 +26,16 @@ cd "$(dirname "$0")/.."
 out=target/dist
 immediate_abort=false
 image=false
+level=
+build_dir=
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift ;;
     --immediate-abort) immediate_abort=true ;;
     --image) image=true ;;
+    --opt-level) level=$2; shift ;;
+    --build-dir) build_dir=$2; shift ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "release/build.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1") ;;
@@ -38,7 +44,6 @@ while [ $# -gt 0 ]; do
 done
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 
-cargo=${CARGO:-cargo}
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 sysroot=$(rustc --print sysroot)
 registry=${CARGO_HOME:-$HOME/.cargo}/registry/src
@@ -47,12 +52,12 @@ unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 export RUSTC_BOOTSTRAP=1
 
 if $immediate_abort; then
-  level=z # "z" is the smaller one without panic messages
-  build_dir=target/release-build-immediate-abort
+  : "${level:=z}" # "z" is the smaller one without panic messages
+  : "${build_dir:=target/release-build-immediate-abort}"
   variant=", panic=immediate-abort"
 else
-  level=s
-  build_dir=target/release-build
+  : "${level:=s}"
+  : "${build_dir:=target/release-build}"
   variant=""
 fi
 
@@ -84,7 +89,7 @@ for target in "${targets[@]}"; do
   fi
   list=$(printf '"%s",' "${flags[@]}")
   echo "==> $target (opt-level $level$variant)" >&2
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=$level "$cargo" build --locked --release --target "$target" \
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=$level cargo build --locked --release --target "$target" \
     -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size \
     --target-dir "$build_dir" --config "target.$target.rustflags=[${list%,}]"
   binary="$build_dir/$target/release/tinysup"
