@@ -166,8 +166,8 @@ class Pm2Runtime(Peer):
 
 
 # The release build (release/build.sh: std rebuilt, panic messages kept), which bench/run
-# builds: measured beside the plain one for size and memory only.
-RELEASE = os.path.join(common.ROOT, "target", "dist", "tinysup-amd64")
+# builds into CACHE: measured beside the plain one for size and memory only.
+RELEASE = os.path.join(CACHE, "release", "tinysup-amd64")
 
 
 def release_tinysup(path=RELEASE):
