@@ -23,6 +23,8 @@ import common
 import peers as peer_module
 
 HELPERS = os.path.join(common.ROOT, "target", "bench-peers", "helpers")
+# The release build's row name (peers.release_tinysup), in the size and memory tables only.
+RELEASE = "tinysup release"
 SIGECHO = os.path.join(HELPERS, "sigecho")
 ORPHANS = os.path.join(HELPERS, "orphans")
 SLEEP = ["sleep", "1000"]
@@ -339,10 +341,10 @@ def median(values):
     return statistics.median(finite) if finite else float("inf")
 
 
-def advantage(values, peer, lower_is_better=True):
-    """Median over rounds of how many times better tinysup did than `peer` in that round."""
+def advantage(values, peer, lower_is_better=True, me="tinysup"):
+    """Median over rounds of how many times better `me` (tinysup) did than `peer` in that round."""
     ratios = []
-    for mine, theirs in zip(values["tinysup"], values[peer]):
+    for mine, theirs in zip(values[me], values[peer]):
         if lower_is_better:
             if mine == 0 and theirs == 0:
                 ratios.append(1.0)
@@ -366,13 +368,18 @@ def show(value, digits=1):
 
 
 def table(title, unit, values, lower_is_better=True, note="", digits=1):
+    """With a "tinysup release" row, a second column gives the release build's advantage."""
     lines = [f"### {title}", ""]
     if note:
         lines += [note, ""]
-    lines += [f"| | {unit} (median) | tinysup's advantage (median of rounds) |", "| --- | --- | --- |"]
+    builds = [b for b in ("tinysup", RELEASE) if b in values]
+    heads = {"tinysup": "tinysup's advantage", RELEASE: "the release build's advantage"}
+    lines += [f"| | {unit} (median) | " + " | ".join(f"{heads[b]} (median of rounds)" for b in builds) + " |",
+              "| --- | --- | " + " | ".join("---" for _ in builds) + " |"]
     for name, samples in values.items():
-        ratio = "—" if name == "tinysup" else show(advantage(values, name, lower_is_better), 2) + "×"
-        lines.append(f"| {name} | {show(median(samples), digits)} | {ratio} |")
+        ratios = ["—" if name in builds else show(advantage(values, name, lower_is_better, b), 2) + "×"
+                  for b in builds]
+        lines.append(f"| {name} | {show(median(samples), digits)} | " + " | ".join(ratios) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -426,35 +433,49 @@ def main():
     rounds = 2 if quick else 5
     tinysup = common.TINYSUP
     all_peers = peer_module.all_peers(tinysup)
+    # Size and memory also measure the release build (release/build.sh), next to the plain one.
+    with_release = all_peers[:1] + [peer_module.release_tinysup()] + all_peers[1:]
+    builds = ["tinysup", RELEASE]
     report = []
     series = []
 
     common.log("size")
     sizes = {}
-    for peer in all_peers:
+    for peer in with_release:
         size, static, what = peer_module.footprint(peer)
         sizes[peer.name] = (size, static, what)
-    lines = ["### Binary size", "", "| | bytes | static | what is counted | tinysup's advantage |", "| --- | --- | --- | --- | --- |"]
-    size_ratios = []
+    lines = ["### Binary size", "",
+             "`tinysup` is the plain `cargo build --release`; `tinysup release` is the release build "
+             "(release/build.sh: the standard library rebuilt, panic messages kept).", "",
+             "| | bytes | static | what is counted | tinysup's advantage | the release build's advantage |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    size_ratios = {b: [] for b in builds}
     for name, (size, static, what) in sizes.items():
-        ratio = size / sizes["tinysup"][0]
-        size_ratios.append((name, ratio))
-        lines.append(f"| {name} | {size:,} | {'yes' if static else 'no'} | {what} | "
-                     f"{'—' if name == 'tinysup' else show(ratio, 2) + '×'} |")
+        ratios = []
+        for build in builds:
+            ratio = size / sizes[build][0]
+            if name not in builds:
+                size_ratios[build].append((name, ratio))
+            ratios.append("—" if name in builds else show(ratio, 2) + "×")
+        lines.append(f"| {name} | {size:,} | {'yes' if static else 'no'} | {what} | " + " | ".join(ratios) + " |")
     report.append("\n".join(lines) + "\n")
-    series.append(("size", [r for r in size_ratios if r[0] != "tinysup"]))
+    series.append(("size", size_ratios["tinysup"]))
+    series.append(("size, release build", size_ratios[RELEASE]))
 
     def add(title, unit, values, lower_is_better=True, note="", chart_title=None, digits=1):
         report.append(table(title, unit, values, lower_is_better, note, digits))
         if chart_title:
-            series.append((chart_title, [(n, advantage(values, n, lower_is_better)) for n in values if n != "tinysup"]))
+            for build in [b for b in builds if b in values]:
+                series.append((chart_title + (", release build" if build == RELEASE else ""),
+                               [(n, advantage(values, n, lower_is_better, build)) for n in values if n not in builds]))
 
     for programs in (1, 10):
         common.log(f"memory with {programs} program(s)")
         add(f"Peak memory as PID 1, {programs} program{'s' if programs > 1 else ''}", "KiB",
-            measure_memory(all_peers, rounds, programs),
+            measure_memory(with_release, rounds, programs),
             note="VmHWM of every process of the init or supervisor, summed (the programs, `sleep`, "
-                 "and shells that start them are not counted). An init runs ten programs through a shell.",
+                 "and shells that start them are not counted). An init runs ten programs through a shell. "
+                 "`tinysup release` is the release build (release/build.sh).",
             chart_title=f"memory, {programs} program{'s' if programs > 1 else ''}", digits=0)
 
     common.log("start-up overhead")

@@ -165,6 +165,17 @@ class Pm2Runtime(Peer):
 
 
 
+# The release build (release/build.sh: std rebuilt, panic messages kept), which bench/run
+# builds into CACHE: measured beside the plain one for size and memory only.
+RELEASE = os.path.join(CACHE, "release", "tinysup-amd64")
+
+
+def release_tinysup(path=RELEASE):
+    peer = Tinysup(path)
+    peer.name = "tinysup release"
+    return peer
+
+
 def all_peers(tinysup_path):
     """tinysup first, then the inits, then the supervisors."""
     return [

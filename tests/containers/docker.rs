@@ -65,14 +65,14 @@ fn build_images(docker: &Docker) {
 }
 
 /// `docker run -d --network none ARGS`; returns the container id.
-fn start(docker: &Docker, args: &[&str]) -> String {
+pub(crate) fn start(docker: &Docker, args: &[&str]) -> String {
     let mut all = vec!["run", "-d", "--network", "none"];
     all.extend_from_slice(args);
     docker.ok(&all).trim().to_string()
 }
 
 /// Waits until the container's logs contain `text`; returns them (panics with them).
-fn logs_contain(docker: &Docker, id: &str, text: &str) -> String {
+pub(crate) fn logs_contain(docker: &Docker, id: &str, text: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let logs = logs(docker, id);
@@ -87,7 +87,7 @@ fn logs_contain(docker: &Docker, id: &str, text: &str) -> String {
     }
 }
 
-fn logs(docker: &Docker, id: &str) -> String {
+pub(crate) fn logs(docker: &Docker, id: &str) -> String {
     let out = docker.cli().args(["logs", id]).output().unwrap();
     format!(
         "{}{}",
@@ -96,7 +96,7 @@ fn logs(docker: &Docker, id: &str) -> String {
     )
 }
 
-fn exit_code(docker: &Docker, id: &str) -> i32 {
+pub(crate) fn exit_code(docker: &Docker, id: &str) -> i32 {
     docker
         .ok(&["inspect", "-f", "{{.State.ExitCode}}", id])
         .trim()
@@ -105,7 +105,7 @@ fn exit_code(docker: &Docker, id: &str) -> i32 {
 }
 
 /// `docker stop` (Docker's SIGKILL only after `grace` seconds); returns how long it took.
-fn stop(docker: &Docker, id: &str, grace: u32) -> Duration {
+pub(crate) fn stop(docker: &Docker, id: &str, grace: u32) -> Duration {
     let asked = Instant::now();
     docker.ok(&["stop", "-t", &grace.to_string(), id]);
     asked.elapsed()

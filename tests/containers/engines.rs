@@ -164,7 +164,12 @@ pub struct Docker {
 impl Docker {
     /// Starts dockerd with `init` as its `docker run --init` binary, and waits until it answers.
     pub fn start(init: &Path) -> Docker {
-        let root = TempDir::new("docker");
+        Docker::start_named("docker", init)
+    }
+
+    /// The same, with its folder named after `label`: one test process may run several.
+    pub fn start_named(label: &str, init: &Path) -> Docker {
+        let root = TempDir::new(label);
         let dir = root.0.display().to_string();
         let log = fs::File::create(root.0.join("dockerd.log")).unwrap();
         let daemon = Command::new("dockerd")
