@@ -63,6 +63,10 @@ pub fn run(supervisor: &mut Supervisor, signals: &mut SignalIntake, hub: &mut Hu
         hub.tick(now);
         hub.log(logger::take(hub.log_room()));
         hub.flush();
+        // What writing itself had to say (a destination failing or closing) goes out in
+        // this turn too: nothing else may wake the loop for a while.
+        hub.log(logger::take(hub.log_room()));
+        hub.flush();
     }
     let now = Instant::now();
     let flush_deadline = supervisor

@@ -167,17 +167,30 @@ impl Hub {
         }
     }
 
-    /// When a partial line must be released, if any is waiting.
+    /// When a partial line must be released, if any is waiting. A stream whose destination
+    /// is full does not count: it waits for the destination (POLLOUT), not for time.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.streams
             .iter()
+            .filter(|s| self.destinations[self.route[s.kind as usize]].has_room())
             .filter_map(|s| s.framer.deadline())
             .min()
     }
 
     /// Releases the partial lines whose time has come.
+    ///
+    /// While a destination is full its streams are not read, so the rest of a partial line
+    /// may be waiting, unread, in the program's pipe: the line is released only when the
+    /// destination has room again, and after one more read of its stream. A stalled log
+    /// reader must not split lines the program wrote whole.
     pub fn tick(&mut self, now: Instant) {
         for i in 0..self.streams.len() {
+            let stream = &self.streams[i];
+            let due = stream.framer.deadline().is_some_and(|at| now >= at);
+            if !due || !self.destinations[self.route[stream.kind as usize]].has_room() {
+                continue;
+            }
+            self.read_stream(i, now, READ_CHUNK, true);
             self.release_partial(i, now, false);
         }
     }

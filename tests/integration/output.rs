@@ -360,6 +360,39 @@ fn a_stalled_stdout_slows_the_program_but_not_tinysup() {
 }
 
 #[test]
+fn a_stalled_stdout_splits_no_line() {
+    // While nobody reads tinysup's stdout, tinysup stops reading the program: the rest of a
+    // line it has begun may then wait in the program's pipe far longer than the 100 ms a
+    // partial line waits. When the reader comes back, every line must still be whole.
+    // (`seq` writes 4 KiB blocks, so tinysup's last read before the stall almost always
+    // ends inside a line.)
+    let config = json!({"programs": {"app": oneshot(&flood("app", 30_000))}});
+    let Some(mut run) = with_config(config)
+        .env("TINYSUP_LOG", "off")
+        .stdout(StdoutReader::Stalled)
+        .pid1()
+    else {
+        return;
+    };
+    wait_until("tinysup writes to its stdout", || {
+        run.stalled_pipe_bytes() >= 32_000
+    });
+    // What is tested is time passing while tinysup cannot write: a pipe is full for poll
+    // before its last page is, so wait for 300 ms in which nothing was written.
+    let mut level = run.stalled_pipe_bytes();
+    wait_until("tinysup's stdout stays full for 300 ms", || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let before = std::mem::replace(&mut level, run.stalled_pipe_bytes());
+        before == level
+    });
+    run.resume_stdout();
+    let (exit, stdout, _) = run.finish();
+    assert_eq!(exit, Exit::Code(0));
+    let lines: Vec<&str> = stdout.lines().map(body).collect();
+    check_flood(&lines, "app", 30_000);
+}
+
+#[test]
 fn a_closed_stdout_does_not_kill_tinysup() {
     let script =
         "for i in 1 2 3; do echo line $i; done; echo still supervised >&2; exec sleep 1000";

@@ -277,8 +277,12 @@ fn when_every_program_ends_on_its_own_the_first_failure_decides() {
 
 #[test]
 fn the_command_line_program_beside_configured_ones() {
-    // main is essential: when it ends, the configured programs are stopped.
-    let config = json!({"programs": {"sidecar": {"command": service("sidecar"), "start_secs": 0}}});
+    // main is essential: when it ends, the configured programs are stopped. (It waits for
+    // the sidecar to be up, so that the sidecar's trap is set when its TERM comes.)
+    let config = json!({"programs": {
+        "sidecar": {"command": service("sidecar"), "start_secs": 0.3},
+        "main": {"depends_on": ["sidecar"]}
+    }});
     let run = tinysup(["--", "sh", "-c", "echo main ran; exit 7"])
         .env("TINYSUP_CONFIG_JSON", &config.to_string());
     let Some(run) = run.pid1() else { return };

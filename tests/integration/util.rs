@@ -270,6 +270,7 @@ impl Tinysup {
         } else {
             read_lines(stderr, Stream::Stderr, sender.clone());
         }
+        let sender_for_resume = sender.clone();
         thread::spawn(move || {
             let status = child.wait().expect("wait for tinysup");
             let _ = sender.send(Output::Exited(status));
@@ -282,6 +283,8 @@ impl Tinysup {
             consumed: Vec::new(),
             exit: None,
             closed: 0,
+            streams_to_close: 2,
+            resume_sender: stalled.is_some().then(|| sender_for_resume.clone()),
             _stalled: stalled,
             _stalled_stderr: stalled_stderr,
         }
@@ -388,6 +391,11 @@ pub struct Running {
     exit: Option<Exit>,
     /// Output streams that reached end of file.
     closed: u8,
+    /// Output streams that must reach end of file (or be given up) before [`Running::wait`]
+    /// is done: one more when the test resumes reading a stalled stdout.
+    streams_to_close: u8,
+    /// For the reader of a stalled stdout the test resumes.
+    resume_sender: Option<Sender<Output>>,
     /// tinysup's stdout, held open and never read (`StdoutReader::Stalled`).
     _stalled: Option<std::process::ChildStdout>,
     /// tinysup's stderr, held open and never read (`Tinysup::stderr_stalled`).
@@ -441,6 +449,14 @@ impl Running {
             );
         }
         bytes as usize
+    }
+
+    /// The log consumer comes back: the test reads the stalled stdout from now on.
+    pub fn resume_stdout(&mut self) {
+        if let (Some(pipe), Some(sender)) = (self._stalled.take(), &self.resume_sender) {
+            self.streams_to_close += 1;
+            read_lines(pipe, Stream::Stdout, sender.clone());
+        }
     }
 
     /// Everything seen so far, one line each, as `stdout: text` / `stderr: text`.
@@ -525,7 +541,7 @@ impl Running {
     /// it ended.
     pub fn wait(&mut self) -> Exit {
         let deadline = Instant::now() + TIMEOUT;
-        while self.exit.is_none() || self.closed < 2 {
+        while self.exit.is_none() || self.closed < self.streams_to_close {
             if let Err(error) = self.receive(deadline) {
                 if self.exit.is_some() {
                     // A process tinysup left behind (as a subreaper) still holds the pipes.
