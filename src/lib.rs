@@ -6,6 +6,7 @@
 //! - the one loop: [`event_loop`]; what it drives: [`supervisor`];
 //! - the OS edges: [`os_signals`] (the signalfd), [`reaper`] (the only `waitpid`), [`spawn`];
 //! - the output path: [`output`] (pipes, framing, formats, non-blocking writes);
+//! - tcp and http probes: [`net_check`] (non-blocking connect, request, status line);
 //! - configuration: [`cli`], [`config`] (sources, merge, validation), [`users`],
 //!   [`shell_words`], [`suggest`]; vocabulary: [`signal`], [`status`], [`duration`].
 //!
@@ -18,6 +19,7 @@ pub mod config;
 pub mod duration;
 pub mod event_loop;
 pub mod logger;
+pub mod net_check;
 pub mod os_signals;
 pub mod output;
 pub mod procfs;
