@@ -494,4 +494,60 @@ mod tests {
         );
         assert_eq!(error, expected);
     }
+
+    #[test]
+    fn the_fixture_sends_what_a_program_would() {
+        let dir = TempDir::new("fixture");
+        let socket = NotifySocket::bind(&dir.0, "web", None).unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/notify_send.py");
+        let run = |args: &[&str]| -> Option<String> {
+            let output = match std::process::Command::new("python3")
+                .arg(script)
+                .args(args)
+                .env("NOTIFY_SOCKET", socket.path())
+                .output()
+            {
+                Err(error) if error.kind() == io::ErrorKind::NotFound => return None,
+                result => result.unwrap(),
+            };
+            assert!(output.status.success(), "{output:?}");
+            Some(String::from_utf8(output.stdout).unwrap())
+        };
+        let Some(stdout) = run(&[
+            "READY=1\nSTATUS=a=b",
+            "RELOADING=1\nSTOPPING=1\nERRNO=5",
+            "EXTEND_TIMEOUT_USEC=10\nWATCHDOG=1\nWATCHDOG=trigger\nWATCHDOG_USEC=20\nMAINPID=7",
+            "--then-sleep",
+            "0",
+        ]) else {
+            eprintln!("python3 not found: fixture not tested");
+            return;
+        };
+        assert_eq!(stdout.matches("sent: ").count(), 3, "{stdout}");
+        let got: Vec<_> = socket
+            .receive(8)
+            .into_iter()
+            .flat_map(|d| d.messages)
+            .collect();
+        let us = Duration::from_micros;
+        assert_eq!(
+            got,
+            [
+                Ready,
+                Status("a=b".into()),
+                Reloading,
+                Stopping,
+                Errno(5),
+                ExtendTimeout(us(10)),
+                Watchdog,
+                WatchdogTrigger,
+                WatchdogUsec(us(20)),
+                MainPid(7),
+            ]
+        );
+        for flag in ["--fd", "--nul", "--big"] {
+            assert_eq!(run(&[flag, "READY=1"]).unwrap(), "sent: READY=1\n");
+            assert_eq!(socket.receive(8), [], "{flag}");
+        }
+    }
 }
