@@ -4,7 +4,8 @@
 //! Where things are:
 //! - the per-program state machine: [`program`] (pure, tested as tables);
 //! - the one loop: [`event_loop`]; what it drives: [`supervisor`];
-//! - the OS edges: [`os_signals`] (the signalfd), [`reaper`] (the only `waitpid`), [`spawn`];
+//! - the OS edges: [`os_signals`] (the signalfd), [`reaper`] (the only `waitpid`), [`spawn`],
+//!   [`notify`] (sd_notify sockets: programs' readiness, and tinysup's own);
 //! - the output path: [`output`] (pipes, framing, formats, non-blocking writes);
 //! - tcp and http probes: [`net_check`] (non-blocking connect, request, status line);
 //! - configuration: [`cli`], [`config`] (sources, merge, validation), [`users`],
@@ -20,6 +21,7 @@ pub mod duration;
 pub mod event_loop;
 pub mod logger;
 pub mod net_check;
+pub mod notify;
 pub mod os_signals;
 pub mod output;
 pub mod procfs;
