@@ -68,6 +68,10 @@ pub struct Extra {
     pub watchdog_pid: bool,
 }
 
+/// Dropped from tinysup's environment: the socket of tinysup's own service manager is not
+/// the programs' (tinysup gives them its own when it wants their readiness).
+const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
+
 /// The variable [`Extra::watchdog_pid`] sets.
 const WATCHDOG_PID: &str = "WATCHDOG_PID";
 
@@ -76,7 +80,7 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 
 /// What every spawn shares: the environment and signal state tinysup was started with.
 pub struct Spawner {
-    /// tinysup's environment without `TINYSUP_*`.
+    /// tinysup's environment without `TINYSUP_*` and `NOTIFY_SOCKET`.
     base_env: Vec<(OsString, OsString)>,
     inherited: InheritedSignals,
     /// tinysup is the foreground process group of the terminal on stdin, so the program
@@ -98,7 +102,7 @@ impl Spawner {
         inherited: InheritedSignals,
     ) -> Spawner {
         let base_env = environment
-            .filter(|(key, value)| !is_tinysup_variable(key, value))
+            .filter(|(key, value)| !is_tinysup_variable(key, value) && key != NOTIFY_SOCKET)
             .collect();
         let stdin = io::stdin();
         let owns_terminal = isatty(stdin.as_fd()).unwrap_or(false)
@@ -693,6 +697,7 @@ mod tests {
     fn the_environment_in_layers() {
         let spawner = spawner(&[
             ("PATH", "/bin"),
+            ("NOTIFY_SOCKET", "/run/systemd/notify"),
             ("TINYSUP_LOG", "debug"),
             ("WATCHDOG_USEC", "1"),
             ("KEEP", "base"),
@@ -715,7 +720,7 @@ mod tests {
                 ("NOTIFY_SOCKET", "/run/tinysup/p"),
                 ("WATCHDOG_PID", ""),
             ]),
-            "TINYSUP_* is never passed on"
+            "tinysup's own NOTIFY_SOCKET and TINYSUP_* are never passed on"
         );
         assert_eq!(
             spawner.environment(&spec, &Extra::default()),
