@@ -8,7 +8,7 @@
 //!    supervisor;
 //! 2. read the programs' output that is ready (before reaping, so a program's last lines
 //!    come before the message that it exited);
-//! 3. after a SIGCHLD, reap every ended child (the reaper is the only caller of `waitpid(-1)`);
+//! 3. after a SIGCHLD, reap every ended child (the reaper is the only caller of `waitpid`);
 //! 4. let the supervisor act on time passing (deadlines, starts, shutdown);
 //! 5. release partial lines that waited long enough, queue tinysup's own messages, and
 //!    write what can be written without blocking.

@@ -4,7 +4,7 @@
 //! Where things are:
 //! - the per-program state machine: [`program`] (pure, tested as tables);
 //! - the one loop: [`event_loop`]; what it drives: [`supervisor`];
-//! - the OS edges: [`os_signals`] (the signalfd), [`reaper`] (the only `waitpid(-1)`), [`spawn`],
+//! - the OS edges: [`os_signals`] (the signalfd), [`reaper`] (the only `waitpid`), [`spawn`],
 //!   [`notify`] (sd_notify sockets: programs' readiness, and tinysup's own);
 //! - the output path: [`output`] (pipes, framing, formats, non-blocking writes);
 //! - tcp and http probes: [`net_check`] (non-blocking connect, request, status line);

@@ -174,8 +174,8 @@ impl InheritedSignals {
 
     /// Puts back the inherited dispositions and mask. Runs in the forked child before exec:
     /// system calls only, no allocation. (tinysup installs no handler, so the only
-    /// dispositions to put back are the ignored ones: SIGPIPE is never changed, since there
-    /// is no Rust runtime start-up (see main.rs), and tinysup resets SIGCHLD in itself.)
+    /// dispositions to put back are the ignored ones: std resets SIGPIPE in the child, and
+    /// tinysup resets SIGCHLD in itself.)
     pub fn restore_in_child(&self) -> io::Result<()> {
         for signal in Signal::all() {
             if self.ignored & bit(signal) != 0 {

@@ -1,9 +1,7 @@
-//! The reaper: the only caller of `waitpid(-1)` in tinysup.
+//! The reaper: the only caller of `waitpid` in tinysup.
 //!
 //! An init must reap every child, supervised or not; a second waiter (std's `Child::wait`,
-//! a helper thread) would race it and steal exit statuses. So nothing else waits, with one
-//! exception: [`crate::spawn`] reaps a child whose exec failed, by its exact pid, once it
-//! has reported the failure (so it has no status anyone else could want, and is exiting).
+//! a helper thread) would race it and steal exit statuses. So nothing else waits.
 
 use nix::errno::Errno;
 use nix::unistd::Pid;

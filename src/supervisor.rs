@@ -27,7 +27,7 @@ use crate::program::{
 use crate::reaper::Children;
 use crate::runs::Runs;
 use crate::signal::{Disposition, Signal, Target, classify};
-use crate::spawn::{ChildOutput, Extra, Spawner};
+use crate::spawn::{ChildOutput, Spawner};
 use crate::status::{ExitStatus, Outcome};
 
 /// How long leftover processes get between the sweep's SIGTERM and its SIGKILL.
@@ -605,12 +605,10 @@ impl Supervisor {
 
     fn spawn(&mut self, i: usize, now: Instant) {
         let program = &self.programs[i];
-        let event = match self.spawner.spawn(
-            &program.spec,
-            &program.stdout,
-            &program.stderr,
-            &Extra::default(),
-        ) {
+        let event = match self
+            .spawner
+            .spawn(&program.spec, &program.stdout, &program.stderr)
+        {
             Ok(pid) => {
                 self.runs.started(i, pid);
                 Event::Spawned { pid }

@@ -482,42 +482,6 @@ fn nothing_from_the_tinysup_namespace_reaches_programs() {
 }
 
 #[test]
-fn a_program_gets_no_descriptor_of_tinysups_and_not_its_notify_socket() {
-    // `ls` lists the shell's descriptors, not its own (the shell forks it: it is not the
-    // script's last command). No pipe or command substitution: the shell would hold one.
-    let script = "ls /proc/$$/fd; echo \"notify=${NOTIFY_SOCKET-unset}\"";
-    // The same shell run by the test itself: 0, 1, 2 and whatever this test process was
-    // given without close-on-exec, which tinysup rightly passes on too.
-    let direct = std::process::Command::new("sh")
-        .args(["-c", script])
-        .env_remove("NOTIFY_SOCKET")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run sh");
-    let direct = String::from_utf8(direct.stdout).unwrap();
-    assert!(direct.starts_with("0\n1\n"), "{direct}");
-    assert!(direct.ends_with("\nnotify=unset\n"), "{direct}");
-
-    let config = json!({"programs": {
-        "piped": {"command": sh(script), "type": "oneshot"},
-        "raw": {"command": sh(script), "type": "oneshot", "output": "raw", "depends_on": ["piped"]}
-    }});
-    let (exit, stdout, stderr) = with_config(config)
-        .env("NOTIFY_SOCKET", "/run/tinysups-own-manager.sock")
-        .output();
-    assert_eq!(exit, Exit::Code(0), "{stderr}");
-    let piped: String = direct.lines().map(|l| format!("piped   | {l}\n")).collect();
-    assert_eq!(stdout, format!("{piped}{direct}"));
-
-    // tini-style: stdin and both outputs are tinysup's own.
-    let (exit, stdout, stderr) = tinysup(["sh", "-c", script])
-        .env("NOTIFY_SOCKET", "/run/tinysups-own-manager.sock")
-        .output();
-    assert_eq!(exit, Exit::Code(0), "{stderr}");
-    assert_eq!(stdout, direct);
-}
-
-#[test]
 fn command_cwd_and_env_settings() {
     let config = json!({"programs": {
         "argv": {"command": ["printf", "%s|", "a b", "c"], "type": "oneshot"},
